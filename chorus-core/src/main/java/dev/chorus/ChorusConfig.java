@@ -1,0 +1,569 @@
+package dev.chorus;
+
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.function.Function;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.jspecify.annotations.Nullable;
+
+/**
+ * The immutable configuration of one replica, read in exactly one place: {@link #from(Function)}.
+ *
+ * <p>The server passes a lookup that reads environment variables first and system properties second;
+ * tests pass a map. Every problem is collected before failing, so an operator fixes a bad deployment in
+ * one round trip: the exception lists each variable with the value it had and a valid example. Secrets
+ * never appear in {@link #toString()} or in error messages.
+ */
+public final class ChorusConfig {
+
+    /** Which transport carries messages between replicas. */
+    public enum BackplaneKind {
+        /** One JVM only: the embedded default, no infrastructure needed. */
+        INPROCESS,
+        /** PostgreSQL LISTEN/NOTIFY, publishing tied to the caller's transaction. */
+        POSTGRES,
+        /** Redis pub/sub. */
+        REDIS,
+        /** A JGroups peer mesh, no broker. */
+        JGROUPS
+    }
+
+    /** How JGroups members find each other. */
+    public enum Discovery {
+        /** UDP multicast on one network segment. */
+        MULTICAST,
+        /** DNS A or SRV records, for example a Kubernetes headless Service. */
+        DNS,
+        /** A fixed list of {@code host[port]} peers. */
+        TCP
+    }
+
+    /** A host and port from {@code CLUSTER_INITIAL_HOSTS}. */
+    public record HostPort(String host, int port) {
+        @Override
+        public String toString() {
+            return host + "[" + port + "]";
+        }
+    }
+
+    public static final String REPLICA_NAME = "CHORUS_REPLICA_NAME";
+    public static final String BACKPLANE = "CHORUS_BACKPLANE";
+    public static final String DATABASE_URL = "DATABASE_URL";
+    public static final String REDIS_URL = "REDIS_URL";
+    public static final String CHANNEL = "CHORUS_CHANNEL";
+    public static final String DISCOVERY = "CLUSTER_DISCOVERY";
+    public static final String DNS_QUERY = "CLUSTER_DNS_QUERY";
+    public static final String INITIAL_HOSTS = "CLUSTER_INITIAL_HOSTS";
+    public static final String CLUSTER_PORT = "CLUSTER_PORT";
+    public static final String CLUSTER_SECRET = "CHORUS_CLUSTER_SECRET";
+    public static final String MAX_INSTANCES = "CHORUS_MAX_INSTANCES";
+    public static final String DRAIN_DELAY = "CHORUS_DRAIN_DELAY";
+    public static final String MAX_ENVELOPE_BYTES = "CHORUS_MAX_ENVELOPE_BYTES";
+
+    public static final String DEFAULT_CHANNEL = "chorus";
+    public static final int DEFAULT_CLUSTER_PORT = 7800;
+    public static final Duration DEFAULT_DRAIN_DELAY = Duration.ofSeconds(15);
+    public static final int DEFAULT_MAX_ENVELOPE_BYTES = 1 << 20;
+    /** Shortest accepted cluster secret: HMAC-SHA256 keys shorter than this are guessable. */
+    public static final int MIN_SECRET_LENGTH = 16;
+
+    /**
+     * Channel names are lower case so that PostgreSQL's unquoted {@code LISTEN chorus} and {@code
+     * pg_notify('chorus', ...)} name the same channel, and short enough to be a PostgreSQL identifier.
+     */
+    private static final Pattern CHANNEL_NAME = Pattern.compile("[a-z][a-z0-9_]{0,47}");
+
+    private static final Pattern HOST_PORT = Pattern.compile("([A-Za-z0-9.\\-:]+)\\[(\\d{1,5})]");
+    private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m)?");
+    private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
+
+    private final @Nullable String replicaName;
+    private final BackplaneKind backplane;
+    private final @Nullable String databaseUrl;
+    private final @Nullable String redisUrl;
+    private final String channel;
+    private final Discovery discovery;
+    private final @Nullable String dnsQuery;
+    private final List<HostPort> initialHosts;
+    private final int clusterPort;
+    private final @Nullable Secret clusterSecret;
+    private final @Nullable Integer maxInstances;
+    private final Duration drainDelay;
+    private final int maxEnvelopeBytes;
+
+    private ChorusConfig(Reader r) {
+        this.replicaName = r.replicaName;
+        this.backplane = r.backplane;
+        this.databaseUrl = r.databaseUrl;
+        this.redisUrl = r.redisUrl;
+        this.channel = r.channel;
+        this.discovery = r.discovery;
+        this.dnsQuery = r.dnsQuery;
+        this.initialHosts = List.copyOf(r.initialHosts);
+        this.clusterPort = r.clusterPort;
+        this.clusterSecret = r.clusterSecret;
+        this.maxInstances = r.maxInstances;
+        this.drainDelay = r.drainDelay;
+        this.maxEnvelopeBytes = r.maxEnvelopeBytes;
+    }
+
+    /**
+     * Reads and validates every setting through {@code lookup}, which returns null (or blank) for a
+     * variable that is not set.
+     *
+     * @throws ConfigurationException listing every invalid variable, its value and a valid example
+     */
+    public static ChorusConfig from(Function<String, @Nullable String> lookup) {
+        Objects.requireNonNull(lookup, "lookup");
+        Reader reader = new Reader(lookup);
+        reader.readAll();
+        if (!reader.problems.isEmpty()) {
+            String first = reader.problemVariables.get(0);
+            if (reader.problems.size() == 1) {
+                throw new ConfigurationException(first, reader.problems.get(0));
+            }
+            throw new ConfigurationException(
+                    first,
+                    reader.problems.size() + " configuration problems:\n  - " + String.join("\n  - ", reader.problems));
+        }
+        return new ChorusConfig(reader);
+    }
+
+    /** The configuration with every variable unset: one replica on the in-process backplane. */
+    public static ChorusConfig defaults() {
+        return from(name -> null);
+    }
+
+    /** {@value #REPLICA_NAME}: a human name for this replica, for example the pod name. */
+    public Optional<String> replicaName() {
+        return Optional.ofNullable(replicaName);
+    }
+
+    /** {@value #BACKPLANE}: the transport; {@code inprocess} by default. */
+    public BackplaneKind backplane() {
+        return backplane;
+    }
+
+    /** {@value #DATABASE_URL}: the PostgreSQL URL, if set. */
+    public Optional<String> databaseUrl() {
+        return Optional.ofNullable(databaseUrl);
+    }
+
+    /** {@value #REDIS_URL}: the Redis URL, if set. */
+    public Optional<String> redisUrl() {
+        return Optional.ofNullable(redisUrl);
+    }
+
+    /** {@value #CHANNEL}: the channel (and JGroups cluster) name; {@value #DEFAULT_CHANNEL} by default. */
+    public String channel() {
+        return channel;
+    }
+
+    /** {@value #DISCOVERY}: how JGroups members find each other; {@code MULTICAST} by default. */
+    public Discovery discovery() {
+        return discovery;
+    }
+
+    /** {@value #DNS_QUERY}: the DNS name JGroups queries in DNS discovery mode. */
+    public Optional<String> dnsQuery() {
+        return Optional.ofNullable(dnsQuery);
+    }
+
+    /** {@value #INITIAL_HOSTS}: every member's {@code host[port]} in TCP discovery mode. */
+    public List<HostPort> initialHosts() {
+        return initialHosts;
+    }
+
+    /** {@value #CLUSTER_PORT}: the JGroups port; {@value #DEFAULT_CLUSTER_PORT} by default. */
+    public int clusterPort() {
+        return clusterPort;
+    }
+
+    /** {@value #CLUSTER_SECRET}: the shared secret that signs envelopes, if set. */
+    public Optional<Secret> clusterSecret() {
+        return Optional.ofNullable(clusterSecret);
+    }
+
+    /** {@value #MAX_INSTANCES}: the most replicas that should be live at once, if limited. */
+    public OptionalInt maxInstances() {
+        return maxInstances == null ? OptionalInt.empty() : OptionalInt.of(maxInstances);
+    }
+
+    /** {@value #DRAIN_DELAY}: how long a draining replica stays up, not ready, before closing sockets. */
+    public Duration drainDelay() {
+        return drainDelay;
+    }
+
+    /** {@value #MAX_ENVELOPE_BYTES}: the largest encoded envelope sent or accepted. */
+    public int maxEnvelopeBytes() {
+        return maxEnvelopeBytes;
+    }
+
+    /** The database URL with any password replaced by {@code ****}, safe to log. */
+    public Optional<String> databaseUrlMasked() {
+        return databaseUrl().map(Secrets::maskUrl);
+    }
+
+    /** The Redis URL with any password replaced by {@code ****}, safe to log. */
+    public Optional<String> redisUrlMasked() {
+        return redisUrl().map(Secrets::maskUrl);
+    }
+
+    @Override
+    public String toString() {
+        return "ChorusConfig{backplane=" + backplane.name().toLowerCase(Locale.ROOT)
+                + ", channel=" + channel
+                + (replicaName == null ? "" : ", replicaName=" + replicaName)
+                + databaseUrlMasked().map(u -> ", databaseUrl=" + u).orElse("")
+                + redisUrlMasked().map(u -> ", redisUrl=" + u).orElse("")
+                + (backplane == BackplaneKind.JGROUPS
+                        ? ", discovery=" + discovery + ", clusterPort=" + clusterPort
+                                + (dnsQuery == null ? "" : ", dnsQuery=" + dnsQuery)
+                                + (initialHosts.isEmpty() ? "" : ", initialHosts=" + initialHosts)
+                        : "")
+                + ", clusterSecret=" + (clusterSecret == null ? "none" : clusterSecret)
+                + (maxInstances == null ? "" : ", maxInstances=" + maxInstances)
+                + ", drainDelay=" + drainDelay
+                + ", maxEnvelopeBytes=" + maxEnvelopeBytes
+                + "}";
+    }
+
+    /** Reads each variable once and collects every problem instead of stopping at the first. */
+    private static final class Reader {
+        private final Function<String, @Nullable String> lookup;
+        private final List<String> problems = new ArrayList<>();
+        private final List<String> problemVariables = new ArrayList<>();
+
+        @Nullable
+        String replicaName;
+
+        BackplaneKind backplane = BackplaneKind.INPROCESS;
+
+        @Nullable
+        String databaseUrl;
+
+        @Nullable
+        String redisUrl;
+
+        String channel = DEFAULT_CHANNEL;
+        Discovery discovery = Discovery.MULTICAST;
+
+        @Nullable
+        String dnsQuery;
+
+        List<HostPort> initialHosts = List.of();
+        int clusterPort = DEFAULT_CLUSTER_PORT;
+
+        @Nullable
+        Secret clusterSecret;
+
+        @Nullable
+        Integer maxInstances;
+
+        Duration drainDelay = DEFAULT_DRAIN_DELAY;
+        int maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES;
+
+        Reader(Function<String, @Nullable String> lookup) {
+            this.lookup = lookup;
+        }
+
+        void readAll() {
+            String name = get(REPLICA_NAME);
+            if (name != null) {
+                try {
+                    replicaName = ReplicaId.random(name).name();
+                } catch (ChorusException e) {
+                    problem(
+                            REPLICA_NAME,
+                            REPLICA_NAME + "='" + name + "' is not a valid replica name: letters,"
+                                    + " digits and . _ : @ -, at most " + ReplicaId.MAX_NAME_LENGTH
+                                    + " characters (for example " + REPLICA_NAME + "=api-7f9c-2)");
+                }
+            }
+            backplane = parseEnum(BACKPLANE, BackplaneKind.class, BackplaneKind.INPROCESS, "redis");
+            databaseUrl = url(
+                    DATABASE_URL,
+                    List.of("postgres", "postgresql", "jdbc:postgresql"),
+                    "postgres://chorus:secret@db.internal:5432/chorus");
+            redisUrl = url(
+                    REDIS_URL,
+                    List.of("redis", "rediss", "redis-sentinel", "redis-socket"),
+                    "redis://:secret@cache.internal:6379/0");
+            String ch = get(CHANNEL);
+            if (ch != null) {
+                if (CHANNEL_NAME.matcher(ch).matches()) {
+                    channel = ch;
+                } else {
+                    problem(
+                            CHANNEL,
+                            CHANNEL + "='" + ch + "' is not a valid channel name: lower-case letters,"
+                                    + " digits and _, starting with a letter, at most 48 characters, so that PostgreSQL"
+                                    + " LISTEN and pg_notify agree on it (for example " + CHANNEL + "=orders_prod)");
+                }
+            }
+            discovery = parseEnum(DISCOVERY, Discovery.class, Discovery.MULTICAST, "TCP");
+            dnsQuery = get(DNS_QUERY);
+            initialHosts = hosts();
+            clusterPort = port();
+            secret();
+            maxInstances();
+            drainDelay = duration(DRAIN_DELAY, DEFAULT_DRAIN_DELAY, "15s");
+            maxEnvelopeBytes = size();
+            crossChecks();
+        }
+
+        private void crossChecks() {
+            if (backplane == BackplaneKind.POSTGRES && databaseUrl == null) {
+                problem(
+                        DATABASE_URL,
+                        BACKPLANE + "=postgres needs " + DATABASE_URL + " (for example " + DATABASE_URL
+                                + "=postgres://chorus:secret@db.internal:5432/chorus)");
+            }
+            if (backplane == BackplaneKind.REDIS && redisUrl == null) {
+                problem(
+                        REDIS_URL,
+                        BACKPLANE + "=redis needs " + REDIS_URL + " (for example " + REDIS_URL
+                                + "=redis://cache.internal:6379)");
+            }
+            if (backplane == BackplaneKind.JGROUPS && discovery == Discovery.DNS && dnsQuery == null) {
+                problem(
+                        DNS_QUERY,
+                        DISCOVERY + "=DNS needs " + DNS_QUERY + " (for example " + DNS_QUERY
+                                + "=chorus-headless.default.svc.cluster.local)");
+            }
+            if (backplane == BackplaneKind.JGROUPS && discovery == Discovery.TCP && initialHosts.isEmpty()) {
+                problem(
+                        INITIAL_HOSTS,
+                        DISCOVERY + "=TCP needs " + INITIAL_HOSTS
+                                + " listing every member, itself included (for example "
+                                + INITIAL_HOSTS + "=10.0.0.1[7800],10.0.0.2[7800])");
+            }
+        }
+
+        private @Nullable String get(String variable) {
+            String value = lookup.apply(variable);
+            return value == null || value.isBlank() ? null : value.strip();
+        }
+
+        private void problem(String variable, String message) {
+            problemVariables.add(variable);
+            problems.add(message);
+        }
+
+        private <E extends Enum<E>> E parseEnum(String variable, Class<E> type, E fallback, String example) {
+            String value = get(variable);
+            if (value == null) {
+                return fallback;
+            }
+            for (E constant : type.getEnumConstants()) {
+                if (constant.name().equalsIgnoreCase(value)) {
+                    return constant;
+                }
+            }
+            List<String> names = new ArrayList<>();
+            for (E constant : type.getEnumConstants()) {
+                names.add(constant.name().toLowerCase(Locale.ROOT));
+            }
+            problem(
+                    variable,
+                    variable + "='" + value + "' is not one of " + names + " (for example " + variable + "=" + example
+                            + ")");
+            return fallback;
+        }
+
+        private @Nullable String url(String variable, List<String> schemes, String example) {
+            String value = get(variable);
+            if (value == null) {
+                return null;
+            }
+            String masked = Secrets.maskUrl(value);
+            int colon = value.indexOf("://");
+            String scheme = colon < 0 ? "" : value.substring(0, colon).toLowerCase(Locale.ROOT);
+            if (!schemes.contains(scheme)) {
+                problem(
+                        variable,
+                        variable + "='" + masked + "' must start with one of "
+                                + schemes.stream().map(s -> s + "://").toList() + " (for example " + variable + "="
+                                + example + ")");
+                return null;
+            }
+            try {
+                URI uri = URI.create(value.startsWith("jdbc:") ? value.substring(5) : value);
+                if (!scheme.equals("redis-socket")
+                        && (uri.getHost() == null || uri.getHost().isBlank())
+                        && uri.getAuthority() == null) {
+                    problem(
+                            variable,
+                            variable + "='" + masked + "' has no host (for example " + variable + "=" + example + ")");
+                    return null;
+                }
+            } catch (IllegalArgumentException e) {
+                problem(
+                        variable,
+                        variable + "='" + masked + "' is not a valid URL: " + e.getMessage() + " (for example "
+                                + variable + "=" + example + ")");
+                return null;
+            }
+            return value;
+        }
+
+        private List<HostPort> hosts() {
+            String value = get(INITIAL_HOSTS);
+            if (value == null) {
+                return List.of();
+            }
+            List<HostPort> result = new ArrayList<>();
+            for (String part : value.split(",")) {
+                Matcher m = HOST_PORT.matcher(part.strip());
+                int port = m.matches() ? Integer.parseInt(m.group(2)) : -1;
+                if (port < 1 || port > 65535) {
+                    problem(
+                            INITIAL_HOSTS,
+                            INITIAL_HOSTS + " entry '" + part.strip()
+                                    + "' is not host[port] with a port from 1 to 65535 (for example " + INITIAL_HOSTS
+                                    + "=10.0.0.1[7800],10.0.0.2[7800])");
+                    return List.of();
+                }
+                result.add(new HostPort(m.group(1), port));
+            }
+            return result;
+        }
+
+        private int port() {
+            String value = get(CLUSTER_PORT);
+            if (value == null) {
+                return DEFAULT_CLUSTER_PORT;
+            }
+            try {
+                int port = Integer.parseInt(value);
+                if (port >= 1 && port <= 65535) {
+                    return port;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            problem(
+                    CLUSTER_PORT,
+                    CLUSTER_PORT + "='" + value + "' is not a port from 1 to 65535 (for example " + CLUSTER_PORT + "="
+                            + DEFAULT_CLUSTER_PORT + ")");
+            return DEFAULT_CLUSTER_PORT;
+        }
+
+        private void secret() {
+            String value = get(CLUSTER_SECRET);
+            if (value == null) {
+                return;
+            }
+            if (value.length() < MIN_SECRET_LENGTH) {
+                // Never echo a secret, not even a bad one.
+                problem(
+                        CLUSTER_SECRET,
+                        CLUSTER_SECRET + " is " + value.length() + " characters long; use at least "
+                                + MIN_SECRET_LENGTH + " random characters (for example the output of"
+                                + " 'openssl rand -base64 32')");
+                return;
+            }
+            clusterSecret = new Secret(value);
+        }
+
+        private void maxInstances() {
+            String value = get(MAX_INSTANCES);
+            if (value == null) {
+                return;
+            }
+            try {
+                int n = Integer.parseInt(value);
+                if (n >= 1) {
+                    maxInstances = n;
+                    return;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            problem(
+                    MAX_INSTANCES,
+                    MAX_INSTANCES + "='" + value + "' is not a whole number of at least 1" + " (for example "
+                            + MAX_INSTANCES + "=3)");
+        }
+
+        private Duration duration(String variable, Duration fallback, String example) {
+            String value = get(variable);
+            if (value == null) {
+                return fallback;
+            }
+            Duration parsed = parseDuration(value);
+            if (parsed == null || parsed.isNegative()) {
+                problem(
+                        variable,
+                        variable + "='" + value + "' is not a duration such as 500ms, 15s, 2m or PT15S"
+                                + " (for example " + variable + "=" + example + ")");
+                return fallback;
+            }
+            return parsed;
+        }
+
+        private int size() {
+            String value = get(MAX_ENVELOPE_BYTES);
+            if (value == null) {
+                return DEFAULT_MAX_ENVELOPE_BYTES;
+            }
+            Matcher m = SIZE.matcher(value.toLowerCase(Locale.ROOT));
+            if (m.matches()) {
+                try {
+                    long n = Long.parseLong(m.group(1));
+                    String unit = m.group(2) == null ? "b" : m.group(2);
+                    long bytes = switch (unit) {
+                        case "k", "kb", "kib" -> n * 1024;
+                        case "m", "mb", "mib" -> n * 1024 * 1024;
+                        default -> n;
+                    };
+                    if (bytes >= 1024 && bytes <= 64L * 1024 * 1024) {
+                        return (int) bytes;
+                    }
+                } catch (NumberFormatException ignored) {
+                    // reported below
+                }
+            }
+            problem(
+                    MAX_ENVELOPE_BYTES,
+                    MAX_ENVELOPE_BYTES + "='" + value + "' is not a size from 1KiB to 64MiB" + " (for example "
+                            + MAX_ENVELOPE_BYTES + "=1MiB)");
+            return DEFAULT_MAX_ENVELOPE_BYTES;
+        }
+    }
+
+    /** Parses {@code 500ms}, {@code 15s}, {@code 2m}, {@code 1h}, a bare number of seconds or ISO-8601. */
+    static @Nullable Duration parseDuration(String value) {
+        String v = value.strip().toLowerCase(Locale.ROOT);
+        if (v.startsWith("pt") || v.startsWith("p")) {
+            try {
+                return Duration.parse(v.toUpperCase(Locale.ROOT));
+            } catch (RuntimeException e) {
+                return null;
+            }
+        }
+        Matcher m = SIMPLE_DURATION.matcher(v);
+        if (!m.matches()) {
+            return null;
+        }
+        try {
+            long n = Long.parseLong(m.group(1));
+            String unit = m.group(2) == null ? "s" : m.group(2);
+            return switch (unit) {
+                case "ms" -> Duration.ofMillis(n);
+                case "m" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                default -> Duration.ofSeconds(n);
+            };
+        } catch (NumberFormatException | ArithmeticException e) {
+            return null;
+        }
+    }
+}

@@ -1,0 +1,90 @@
+package dev.chorus.local;
+
+import dev.chorus.ChorusException;
+import dev.chorus.ReplicaId;
+import dev.chorus.leases.Lease;
+import dev.chorus.leases.LeaseOwner;
+import dev.chorus.leases.Leases;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.Supplier;
+
+/** One replica's access to a {@link LocalCluster}'s lease table. */
+final class LocalLeases implements Leases {
+
+    private final LocalLeaseStore store;
+    private final ReplicaId self;
+
+    LocalLeases(LocalLeaseStore store, ReplicaId self) {
+        this.store = store;
+        this.self = self;
+    }
+
+    @Override
+    public CompletableFuture<Optional<Lease>> tryAcquire(String key, Duration ttl) {
+        return run(() -> store.tryAcquire(checkKey(key), self, checkTtl(ttl)));
+    }
+
+    @Override
+    public CompletableFuture<Lease> claim(String key, Duration ttl) {
+        return run(() -> store.claim(checkKey(key), self, checkTtl(ttl)));
+    }
+
+    @Override
+    public CompletableFuture<Lease> renew(Lease lease) {
+        return run(() -> store.renew(ownLease(lease)));
+    }
+
+    @Override
+    public CompletableFuture<Void> release(Lease lease) {
+        return run(() -> {
+            store.release(ownLease(lease));
+            return null;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Optional<LeaseOwner>> owner(String key) {
+        return run(() -> store.owner(checkKey(key)));
+    }
+
+    @Override
+    public void close() {
+        // Nothing runs in the background.
+    }
+
+    private Lease ownLease(Lease lease) {
+        Objects.requireNonNull(lease, "lease");
+        if (!lease.holder().equals(self)) {
+            throw new ChorusException(
+                    "Lease on '" + lease.key() + "' belongs to " + lease.holder() + ", not to this replica " + self);
+        }
+        return lease;
+    }
+
+    static String checkKey(String key) {
+        Objects.requireNonNull(key, "key");
+        if (key.isEmpty() || key.length() > 512) {
+            throw new ChorusException("Lease key must be 1 to 512 characters, was " + key.length());
+        }
+        return key;
+    }
+
+    static Duration checkTtl(Duration ttl) {
+        Objects.requireNonNull(ttl, "ttl");
+        if (ttl.isNegative() || ttl.isZero()) {
+            throw new ChorusException("Lease ttl must be positive, was " + ttl + " (for example 10s)");
+        }
+        return ttl;
+    }
+
+    private static <T> CompletableFuture<T> run(Supplier<T> step) {
+        try {
+            return CompletableFuture.completedFuture(step.get());
+        } catch (RuntimeException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+}

@@ -1,0 +1,17 @@
+package dev.chorus.wire;
+
+/** Why bytes were not accepted as an envelope; transports count rejections per reason. */
+public enum Rejection {
+    /** The bytes end before the envelope does. */
+    TRUNCATED,
+    /** The bytes are a Chorus envelope of a format version this replica does not speak. */
+    UNKNOWN_VERSION,
+    /** The HMAC does not match, is missing while a cluster secret is set, or is present while none is. */
+    BAD_SIGNATURE,
+    /** The bytes exceed the configured size limit. */
+    TOO_LARGE,
+    /** The envelope belongs to another cluster (channel) that happens to share the transport. */
+    FOREIGN_CLUSTER,
+    /** Anything else: not a Chorus envelope at all, bad lengths, invalid UTF-8, unknown kind, trailing bytes. */
+    MALFORMED
+}

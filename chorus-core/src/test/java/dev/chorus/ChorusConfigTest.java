@@ -1,0 +1,201 @@
+package dev.chorus;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.chorus.ChorusConfig.BackplaneKind;
+import dev.chorus.ChorusConfig.Discovery;
+import dev.chorus.ChorusConfig.HostPort;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+class ChorusConfigTest {
+
+    @Test
+    void defaults_areOneReplicaInProcess() {
+        ChorusConfig config = ChorusConfig.defaults();
+
+        assertThat(config.backplane()).isEqualTo(BackplaneKind.INPROCESS);
+        assertThat(config.channel()).isEqualTo("chorus");
+        assertThat(config.discovery()).isEqualTo(Discovery.MULTICAST);
+        assertThat(config.clusterPort()).isEqualTo(7800);
+        assertThat(config.drainDelay()).isEqualTo(Duration.ofSeconds(15));
+        assertThat(config.maxEnvelopeBytes()).isEqualTo(1 << 20);
+        assertThat(config.clusterSecret()).isEmpty();
+        assertThat(config.maxInstances()).isEmpty();
+        assertThat(config.replicaName()).isEmpty();
+    }
+
+    @Test
+    void from_readsEveryVariable() {
+        ChorusConfig config = ChorusConfig.from(Map.of(
+                "CHORUS_REPLICA_NAME", "api-7f9c-2",
+                "CHORUS_BACKPLANE", "JGroups",
+                "CHORUS_CHANNEL", "orders_prod",
+                "CLUSTER_DISCOVERY", "tcp",
+                "CLUSTER_INITIAL_HOSTS", "10.0.0.1[7800], node-b.local[7801]",
+                "CLUSTER_PORT", "7900",
+                "CHORUS_CLUSTER_SECRET", "0123456789abcdef-secret",
+                "CHORUS_MAX_INSTANCES", "3",
+                "CHORUS_DRAIN_DELAY", "500ms",
+                "CHORUS_MAX_ENVELOPE_BYTES", "256KiB")::get);
+
+        assertThat(config.replicaName()).contains("api-7f9c-2");
+        assertThat(config.backplane()).isEqualTo(BackplaneKind.JGROUPS);
+        assertThat(config.channel()).isEqualTo("orders_prod");
+        assertThat(config.discovery()).isEqualTo(Discovery.TCP);
+        assertThat(config.initialHosts())
+                .containsExactly(new HostPort("10.0.0.1", 7800), new HostPort("node-b.local", 7801));
+        assertThat(config.clusterPort()).isEqualTo(7900);
+        assertThat(config.clusterSecret()).map(Secret::reveal).contains("0123456789abcdef-secret");
+        assertThat(config.maxInstances()).hasValue(3);
+        assertThat(config.drainDelay()).isEqualTo(Duration.ofMillis(500));
+        assertThat(config.maxEnvelopeBytes()).isEqualTo(256 * 1024);
+    }
+
+    @ParameterizedTest
+    @CsvSource(
+            delimiter = '|',
+            value = {
+                "CHORUS_BACKPLANE      | kafka            | CHORUS_BACKPLANE=redis",
+                "CHORUS_CHANNEL        | Orders           | CHORUS_CHANNEL=orders_prod",
+                "CHORUS_CHANNEL        | 9lives           | CHORUS_CHANNEL=orders_prod",
+                "CLUSTER_DISCOVERY     | gossip           | CLUSTER_DISCOVERY=TCP",
+                "CLUSTER_PORT          | 70000            | CLUSTER_PORT=7800",
+                "CLUSTER_PORT          | seven            | CLUSTER_PORT=7800",
+                "CLUSTER_INITIAL_HOSTS | 10.0.0.1:7800    | 10.0.0.1[7800]",
+                "CHORUS_MAX_INSTANCES  | 0                | CHORUS_MAX_INSTANCES=3",
+                "CHORUS_DRAIN_DELAY    | soon             | CHORUS_DRAIN_DELAY=15s",
+                "CHORUS_MAX_ENVELOPE_BYTES | 12           | CHORUS_MAX_ENVELOPE_BYTES=1MiB",
+                "DATABASE_URL          | mysql://db/x     | postgres://",
+                "REDIS_URL             | localhost:6379   | redis://",
+                "CHORUS_REPLICA_NAME   | has spaces in it | CHORUS_REPLICA_NAME=api-7f9c-2",
+            })
+    void from_invalidValue_namesVariableValueAndExample(String variable, String value, String example) {
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of(variable, value)::get))
+                .isInstanceOfSatisfying(
+                        ConfigurationException.class,
+                        e -> assertThat(e.variable()).isEqualTo(variable))
+                .hasMessageContaining(variable)
+                .hasMessageContaining(value)
+                .hasMessageContaining(example);
+    }
+
+    @Test
+    void from_severalProblems_reportsThemAllAtOnce() {
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "kafka", "CLUSTER_PORT", "0")::get))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("2 configuration problems")
+                .hasMessageContaining("CHORUS_BACKPLANE='kafka'")
+                .hasMessageContaining("CLUSTER_PORT='0'");
+    }
+
+    @Test
+    void from_shortSecret_isRejectedWithoutEchoingIt() {
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_CLUSTER_SECRET", "hunter2")::get))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("CHORUS_CLUSTER_SECRET")
+                .hasMessageContaining("at least 16")
+                .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void from_transportWithoutItsUrl_saysWhatToSet() {
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "postgres")::get))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("DATABASE_URL");
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "redis")::get))
+                .hasMessageContaining("REDIS_URL");
+        assertThatThrownBy(
+                        () -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "jgroups", "CLUSTER_DISCOVERY", "DNS")::get))
+                .hasMessageContaining("CLUSTER_DNS_QUERY");
+        assertThatThrownBy(
+                        () -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "jgroups", "CLUSTER_DISCOVERY", "TCP")::get))
+                .hasMessageContaining("CLUSTER_INITIAL_HOSTS");
+    }
+
+    @Test
+    void from_badUrl_isReportedWithThePasswordMasked() {
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("REDIS_URL", "http://user:topsecret@cache:6379")::get))
+                .hasMessageContaining("REDIS_URL")
+                .hasMessageNotContaining("topsecret");
+    }
+
+    @Test
+    void toString_masksPasswordsAndSecrets() {
+        Map<String, String> env = new HashMap<>();
+        env.put("CHORUS_BACKPLANE", "redis");
+        env.put("REDIS_URL", "rediss://app:pa55word@cache.internal:6380/0");
+        env.put("DATABASE_URL", "postgres://chorus:dbpass@db:5432/chorus");
+        env.put("CHORUS_CLUSTER_SECRET", "a-very-secret-cluster-key");
+
+        String printed = ChorusConfig.from(env::get).toString();
+
+        assertThat(printed)
+                .contains("rediss://app:****@cache.internal:6380/0")
+                .contains("postgres://chorus:****@db:5432/chorus")
+                .doesNotContain("pa55word", "dbpass", "a-very-secret-cluster-key");
+    }
+
+    @Test
+    void blankValues_countAsUnset() {
+        ChorusConfig config = ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "  ", "CHORUS_CHANNEL", "")::get);
+
+        assertThat(config.backplane()).isEqualTo(BackplaneKind.INPROCESS);
+        assertThat(config.channel()).isEqualTo("chorus");
+    }
+
+    @Test
+    void durations_acceptCommonForms() {
+        for (var entry : Map.of(
+                        "15s", Duration.ofSeconds(15),
+                        "15", Duration.ofSeconds(15),
+                        "250ms", Duration.ofMillis(250),
+                        "2m", Duration.ofMinutes(2),
+                        "1h", Duration.ofHours(1),
+                        "PT1.5S", Duration.ofMillis(1500),
+                        "0", Duration.ZERO)
+                .entrySet()) {
+            assertThat(ChorusConfig.parseDuration(entry.getKey()))
+                    .as(entry.getKey())
+                    .isEqualTo(entry.getValue());
+        }
+        for (String bad : List.of("fast", "-1s", "1.5s", "P", "99999999999999999999s")) {
+            assertThat(ChorusConfig.parseDuration(bad)).as(bad).isNull();
+        }
+    }
+
+    @Test
+    void secret_printsOnlyAFingerprint() {
+        Secret secret = new Secret("0123456789abcdef-secret");
+
+        assertThat(secret.toString()).doesNotContain("0123456789abcdef-secret").contains(secret.fingerprint());
+        assertThat(secret.fingerprint()).hasSize(16).isNotEqualTo(new Secret("another-secret-value").fingerprint());
+    }
+
+    @Test
+    void maskUrl_hidesUserInfoAndQueryPasswords() {
+        assertThat(Secrets.maskUrl("redis://:pw@host:6379")).isEqualTo("redis://:****@host:6379");
+        assertThat(Secrets.maskUrl("redis://user:pw@host:6379/0")).isEqualTo("redis://user:****@host:6379/0");
+        assertThat(Secrets.maskUrl("redis://host:6379")).isEqualTo("redis://host:6379");
+        assertThat(Secrets.maskUrl("jdbc:postgresql://db/x?user=a&password=pw&ssl=true"))
+                .isEqualTo("jdbc:postgresql://db/x?user=a&password=****&ssl=true");
+    }
+
+    @Test
+    void replicaId_equalityIsTheUuidAndNamesAreValidated() {
+        ReplicaId a = ReplicaId.random("api-1");
+        ReplicaId copy = ReplicaId.of(a.uuid(), null);
+
+        assertThat(copy).isEqualTo(a).hasSameHashCodeAs(a);
+        assertThat(ReplicaId.random()).isNotEqualTo(a);
+        assertThat(a.shortForm()).startsWith("api-1/").hasSize("api-1/".length() + 8);
+        assertThat(ReplicaId.random("  ").name()).isNull();
+        assertThatThrownBy(() -> ReplicaId.random("bad name")).isInstanceOf(ChorusException.class);
+    }
+}
