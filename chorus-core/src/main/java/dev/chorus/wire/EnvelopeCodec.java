@@ -326,6 +326,10 @@ public final class EnvelopeCodec {
         } catch (ChorusException e) {
             return new DecodeResult.Rejected(Rejection.MALFORMED, "invalid origin name");
         }
+        if (!name.isEmpty() && !name.equals(origin.name())) {
+            // ReplicaId trims names; a name that needed trimming was never written by an encoder.
+            return new DecodeResult.Rejected(Rejection.MALFORMED, "origin name with surrounding whitespace");
+        }
         return new DecodeResult.Decoded(
                 Envelope.decoded(kind, envelopeCluster, origin, epoch, sequence, timestamp, topic, headers, payload));
     }
