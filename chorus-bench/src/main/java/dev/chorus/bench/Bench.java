@@ -32,7 +32,11 @@ public final class Bench {
     private static final DateTimeFormatter HEADER_TIME = DateTimeFormatter.ofPattern("yyyy-MM-dd HH:mm:ss z");
     private static final DateTimeFormatter FILE_TIME = DateTimeFormatter.ofPattern("yyyyMMdd-HHmmss");
 
-    private static final List<Scenario> SCENARIOS = List.of(new InProcessScenario());
+    private static final List<Scenario> SCENARIOS = List.of(
+            new InProcessScenario(),
+            new PostgresThroughputScenario(),
+            new PostgresWriteCostScenario(),
+            new PostgresPingPongScenario());
 
     private Bench() {}
 

@@ -32,6 +32,23 @@ final class FanOutDriver {
         double msgsPerSecond() {
             return elapsedNanos == 0 ? 0 : messages * 1e9 / elapsedNanos;
         }
+
+        /** This outcome as a result row, {@code extraNotes} after the driver's own notes. */
+        ResultRow toRow(String scenario, String variant, String mode, List<String> extraNotes) {
+            List<String> all = new ArrayList<>(notes);
+            all.addAll(extraNotes);
+            return new ResultRow(
+                    scenario,
+                    variant,
+                    mode,
+                    messages,
+                    msgsPerSecond(),
+                    latency.percentileMicros(50),
+                    latency.percentileMicros(99),
+                    latency.maxMicros(),
+                    loss,
+                    String.join("; ", all));
+        }
     }
 
     /** Publishes one message, waits until every receiver has it, and repeats {@code count} times. */

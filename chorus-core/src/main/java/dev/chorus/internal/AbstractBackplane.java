@@ -128,41 +128,98 @@ public abstract class AbstractBackplane implements Backplane {
         Objects.requireNonNull(message, "message");
         ensureOpen();
         synchronized (publishLock) {
-            long sequence = sequencer.next(message.topic());
-            Envelope envelope;
-            byte[] bytes;
-            try {
-                envelope = Envelope.of(
-                        Envelope.Kind.MESSAGE,
-                        codec.cluster(),
-                        replica,
-                        sequencer.epoch(),
-                        sequence,
-                        clock.instant(),
-                        message.topic(),
-                        message.headers(),
-                        message.payload());
-                bytes = codec.encode(envelope);
-            } catch (RuntimeException e) {
-                // Nothing was sent: give the number back, or receivers would see a gap that is not one.
-                sequencer.undo(message.topic());
-                throw e;
-            }
-            counters.published.increment();
-            deliverLocally(envelope);
+            Stamped stamped = stamp(message);
             CompletableFuture<Void> sent;
             try {
-                sent = transmit(envelope, bytes);
+                sent = transmit(stamped.envelope(), stamped.bytes());
             } catch (RuntimeException e) {
                 sent = CompletableFuture.failedFuture(e);
             }
-            sent.whenComplete((ok, failure) -> {
-                if (failure != null) {
-                    counters.publishFailures.increment();
-                }
-            });
-            return sent;
+            return countFailures(sent);
         }
+    }
+
+    /** A message stamped into an envelope, with its encoding. */
+    protected record Stamped(Envelope envelope, byte[] bytes) {}
+
+    /**
+     * Runs {@code action} under the publish lock, so that envelopes it stamps with {@link #stamp} take their
+     * place in the same order as envelopes published concurrently. Keep it short: publishers wait.
+     */
+    protected final <T> T underPublishLock(java.util.function.Supplier<T> action) {
+        synchronized (publishLock) {
+            return action.get();
+        }
+    }
+
+    /**
+     * Stamps {@code message} with this replica's origin, epoch and the topic's next sequence number, encodes
+     * it and queues it for local subscribers. Call under {@link #underPublishLock}; the caller must then send
+     * the bytes in stamping order.
+     *
+     * @throws EnvelopeTooLargeException when the message exceeds the size limit; no number is consumed
+     */
+    protected final Stamped stamp(Message message) {
+        if (!Thread.holdsLock(publishLock)) {
+            throw new IllegalStateException("stamp() must run under the publish lock");
+        }
+        long sequence = sequencer.next(message.topic());
+        Envelope envelope;
+        byte[] bytes;
+        try {
+            envelope = Envelope.of(
+                    Envelope.Kind.MESSAGE,
+                    codec.cluster(),
+                    replica,
+                    sequencer.epoch(),
+                    sequence,
+                    clock.instant(),
+                    message.topic(),
+                    message.headers(),
+                    message.payload());
+            bytes = codec.encode(envelope);
+        } catch (RuntimeException e) {
+            // Nothing was sent: give the number back, or receivers would see a gap that is not one.
+            sequencer.undo(message.topic());
+            throw e;
+        }
+        counters.published.increment();
+        deliverLocally(envelope);
+        return new Stamped(envelope, bytes);
+    }
+
+    /**
+     * Encodes {@code message} as an <em>unsequenced</em> envelope (sequence 0) without delivering it
+     * locally. For sends whose order against other envelopes is decided outside this replica, such as a
+     * NOTIFY inside a caller's transaction that commits whenever the caller commits: receivers skip gap
+     * tracking for them, and this replica's own subscribers receive them from the transport, after commit,
+     * like everyone else.
+     */
+    protected final byte[] encodeUnsequenced(Message message) {
+        ensureOpen();
+        Envelope envelope = Envelope.of(
+                Envelope.Kind.MESSAGE,
+                codec.cluster(),
+                replica,
+                sequencer.epoch(),
+                0,
+                clock.instant(),
+                message.topic(),
+                message.headers(),
+                message.payload());
+        byte[] bytes = codec.encode(envelope);
+        counters.published.increment();
+        return bytes;
+    }
+
+    /** Counts a publish as failed when {@code sent} fails; returns it. */
+    protected final CompletableFuture<Void> countFailures(CompletableFuture<Void> sent) {
+        sent.whenComplete((ok, failure) -> {
+            if (failure != null) {
+                counters.publishFailures.increment();
+            }
+        });
+        return sent;
     }
 
     /**
@@ -208,6 +265,9 @@ public abstract class AbstractBackplane implements Backplane {
             return;
         }
         counters.received.increment();
+        if (codec.isSequencedMessageFrom(bytes, offset, length, replica.uuid())) {
+            return; // our own echo: local subscribers already have it from publish()
+        }
         DecodeResult result = codec.decode(bytes, offset, length);
         switch (result) {
             case DecodeResult.Rejected rejected -> rejected(rejected);
@@ -229,10 +289,11 @@ public abstract class AbstractBackplane implements Backplane {
                 case CANARY -> onCanary(envelope);
                 case CONTROL -> onControl(envelope);
                 case MESSAGE -> {
-                    if (!envelope.isFrom(replica)) {
+                    // Our own sequenced echo: local subscribers already have it from publish(). Unsequenced
+                    // envelopes (sequence 0) reach local subscribers only this way.
+                    if (!envelope.isFrom(replica) || envelope.sequence() == 0) {
                         deliverLocally(envelope);
                     }
-                    // Our own echo: local subscribers already have it from publish().
                 }
             }
         } catch (RuntimeException e) {

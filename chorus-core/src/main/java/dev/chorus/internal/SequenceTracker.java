@@ -6,7 +6,8 @@ import java.util.Map;
 import java.util.UUID;
 
 /*
- * Per origin, the last (epoch, sequence) seen on one topic. Invariants:
+ * Per origin, the last (epoch, sequence) seen on one topic. Sequence 0 means "unsequenced" and is never
+ * tracked. Invariants:
  *  - an envelope is delivered only if its (epoch, sequence) is strictly after the last delivered one;
  *  - a jump of more than one within an epoch, a newer epoch, or a first envelope with sequence > 1 from an
  *    origin whose epoch began after this tracker did, is reported as possible loss before the envelope;
@@ -68,6 +69,10 @@ public final class SequenceTracker {
 
     /** Judges {@code envelope} and records it as seen unless it is a duplicate. */
     public Verdict observe(Envelope envelope) {
+        if (envelope.sequence() == 0) {
+            // Unsequenced: ordered by something outside the origin (a caller's commit); nothing to track.
+            return Verdict.IN_ORDER;
+        }
         UUID origin = envelope.origin().uuid();
         long epoch = envelope.epoch();
         long seq = envelope.sequence();

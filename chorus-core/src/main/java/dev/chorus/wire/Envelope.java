@@ -175,7 +175,10 @@ public final class Envelope {
         return epoch;
     }
 
-    /** The origin's sequence number for this topic in this epoch, from 1 without holes. */
+    /**
+     * The origin's sequence number for this topic in this epoch, from 1 without holes; 0 for an unsequenced
+     * envelope, whose order is decided outside the origin (a NOTIFY that commits with a caller's transaction).
+     */
     public long sequence() {
         return sequence;
     }

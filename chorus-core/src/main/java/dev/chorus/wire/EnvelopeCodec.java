@@ -68,6 +68,9 @@ public final class EnvelopeCodec {
     private final @Nullable SecretKeySpec key;
     private final int maxBytes;
     private final ThreadLocal<@Nullable Mac> macs = new ThreadLocal<>();
+    private final java.util.concurrent.ConcurrentHashMap<UUID, ReplicaId> origins =
+            new java.util.concurrent.ConcurrentHashMap<>();
+    private static final int MAX_CACHED_ORIGINS = 1024;
 
     private EnvelopeCodec(String cluster, @Nullable Secret secret, int maxBytes) {
         this.cluster = cluster;
@@ -183,6 +186,38 @@ public final class EnvelopeCodec {
             out.put(mac.doFinal());
         }
         return out.array();
+    }
+
+    /**
+     * Whether {@code bytes} look like a sequenced MESSAGE from {@code origin}, judged from the fixed header
+     * without decoding or checking the signature. A transport uses it to drop its own echoes cheaply: they
+     * would be dropped after decoding anyway, since local subscribers already have them. Never throws.
+     */
+    public boolean isSequencedMessageFrom(byte[] bytes, int offset, int length, UUID origin) {
+        if (length < PREFIX_BYTES + 1
+                || bytes[offset] != MAGIC_0
+                || bytes[offset + 1] != MAGIC_1
+                || (bytes[offset + 2] & 0xFF) != VERSION
+                || (bytes[offset + 4] & 0xFF) != Envelope.Kind.MESSAGE.code()) {
+            return false;
+        }
+        int at = offset + PREFIX_BYTES;
+        int clusterLength = bytes[at] & 0xFF;
+        at += 1 + clusterLength;
+        if (at + 16 + 1 > offset + length) {
+            return false;
+        }
+        ByteBuffer view = ByteBuffer.wrap(bytes, at, 16);
+        if (view.getLong() != origin.getMostSignificantBits() || view.getLong() != origin.getLeastSignificantBits()) {
+            return false;
+        }
+        at += 16;
+        int nameLength = bytes[at] & 0xFF;
+        at += 1 + nameLength + 8; // name, epoch
+        if (at + 8 > offset + length) {
+            return false;
+        }
+        return ByteBuffer.wrap(bytes, at, 8).getLong() != 0;
     }
 
     /** Decodes {@code bytes}; never throws, whatever the bytes are. */
@@ -320,15 +355,22 @@ public final class EnvelopeCodec {
                     Rejection.FOREIGN_CLUSTER,
                     "from cluster '" + envelopeCluster + "', this replica is in '" + cluster + "'");
         }
-        ReplicaId origin;
-        try {
-            origin = ReplicaId.of(uuid, name.isEmpty() ? null : name);
-        } catch (ChorusException e) {
-            return new DecodeResult.Rejected(Rejection.MALFORMED, "invalid origin name");
-        }
-        if (!name.isEmpty() && !name.equals(origin.name())) {
-            // ReplicaId trims names; a name that needed trimming was never written by an encoder.
-            return new DecodeResult.Rejected(Rejection.MALFORMED, "origin name with surrounding whitespace");
+        ReplicaId origin = origins.get(uuid);
+        if (origin == null || !Objects.equals(origin.name(), name.isEmpty() ? null : name)) {
+            try {
+                origin = ReplicaId.of(uuid, name.isEmpty() ? null : name);
+            } catch (ChorusException e) {
+                return new DecodeResult.Rejected(Rejection.MALFORMED, "invalid origin name");
+            }
+            if (!name.isEmpty() && !name.equals(origin.name())) {
+                // ReplicaId trims names; a name that needed trimming was never written by an encoder.
+                return new DecodeResult.Rejected(Rejection.MALFORMED, "origin name with surrounding whitespace");
+            }
+            // Validating a name takes a regular expression; a cluster has a handful of origins, so remember them.
+            if (origins.size() > MAX_CACHED_ORIGINS) {
+                origins.clear();
+            }
+            origins.put(uuid, origin);
         }
         return new DecodeResult.Decoded(
                 Envelope.decoded(kind, envelopeCluster, origin, epoch, sequence, timestamp, topic, headers, payload));
@@ -338,12 +380,21 @@ public final class EnvelopeCodec {
         if (length > in.remaining()) {
             throw new BufferUnderflowException();
         }
+        int start = in.position();
+        in.position(start + length);
+        if (in.hasArray()) {
+            // Fast path: the lenient JDK decoder, trusted only when it replaced nothing. Valid UTF-8 never
+            // decodes to U+FFFD unless it contains U+FFFD itself, which the strict path below then accepts.
+            String text = new String(in.array(), in.arrayOffset() + start, length, StandardCharsets.UTF_8);
+            if (text.indexOf('\uFFFD') < 0) {
+                return text;
+            }
+        }
         CharsetDecoder decoder = StandardCharsets.UTF_8
                 .newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT)
                 .onUnmappableCharacter(CodingErrorAction.REPORT);
-        ByteBuffer slice = in.slice(in.position(), length);
-        in.position(in.position() + length);
+        ByteBuffer slice = in.slice(start, length);
         try {
             CharBuffer chars = decoder.decode(slice);
             return chars.toString();

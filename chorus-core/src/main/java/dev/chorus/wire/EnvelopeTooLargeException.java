@@ -8,7 +8,8 @@ public final class EnvelopeTooLargeException extends ChorusException {
     private final int size;
     private final int limit;
 
-    EnvelopeTooLargeException(String topic, int size, int limit) {
+    /** An envelope on {@code topic} of {@code size} bytes would exceed {@code limit}. */
+    public EnvelopeTooLargeException(String topic, int size, int limit) {
         super("Envelope on topic '" + topic + "' would be " + size + " bytes, over the limit of " + limit
                 + " bytes: send a reference to the data instead, or raise CHORUS_MAX_ENVELOPE_BYTES on every replica");
         this.size = size;

@@ -73,6 +73,15 @@ class SequenceTrackerTest {
         assertThat(tracker.observe(envelope(START, 11))).isEqualTo(Verdict.GAP);
     }
 
+    @Test
+    void unsequencedEnvelopes_areNeverTrackedNorDropped() {
+        tracker.observe(envelope(START, 4));
+
+        assertThat(tracker.observe(envelope(START, 0))).isEqualTo(Verdict.IN_ORDER);
+        assertThat(tracker.observe(envelope(START, 0))).isEqualTo(Verdict.IN_ORDER);
+        assertThat(tracker.observe(envelope(START, 5))).isEqualTo(Verdict.IN_ORDER);
+    }
+
     private Envelope envelope(long epoch, long sequence) {
         return Envelope.of(
                 Envelope.Kind.MESSAGE, "c", origin, epoch, sequence, Instant.now(), "t", Map.of(), new byte[0]);

@@ -199,6 +199,52 @@ class EnvelopeCodecTest {
         assertThat(envelope.payload()).containsExactly(1, 2, 3);
     }
 
+    @Test
+    void isSequencedMessageFrom_recognisesOwnEchoesOnly() {
+        byte[] own = plain.encode(sample("orders", new byte[4]));
+        byte[] signed = this.signed.encode(sample("orders", new byte[4]));
+
+        assertThat(plain.isSequencedMessageFrom(own, 0, own.length, EnvelopeFixtures.ORIGIN.uuid()))
+                .isTrue();
+        assertThat(plain.isSequencedMessageFrom(signed, 0, signed.length, EnvelopeFixtures.ORIGIN.uuid()))
+                .isTrue();
+        assertThat(plain.isSequencedMessageFrom(own, 0, own.length, java.util.UUID.randomUUID()))
+                .isFalse();
+        assertThat(plain.isSequencedMessageFrom(own, 0, 10, EnvelopeFixtures.ORIGIN.uuid()))
+                .isFalse();
+        assertThat(plain.isSequencedMessageFrom(new byte[3], 0, 3, EnvelopeFixtures.ORIGIN.uuid()))
+                .isFalse();
+        Envelope unsequenced = Envelope.of(
+                Envelope.Kind.MESSAGE,
+                "orders",
+                EnvelopeFixtures.ORIGIN,
+                1,
+                0,
+                java.time.Instant.EPOCH,
+                "t",
+                java.util.Map.of(),
+                new byte[0]);
+        byte[] bytes = plain.encode(unsequenced);
+        assertThat(plain.isSequencedMessageFrom(bytes, 0, bytes.length, EnvelopeFixtures.ORIGIN.uuid()))
+                .isFalse();
+    }
+
+    @Test
+    void decode_textWithAReplacementCharacter_roundTrips() {
+        Envelope envelope = Envelope.of(
+                Envelope.Kind.MESSAGE,
+                "orders",
+                EnvelopeFixtures.ORIGIN,
+                1,
+                1,
+                java.time.Instant.EPOCH,
+                "topic \uFFFD é",
+                java.util.Map.of("h", "\uFFFD"),
+                new byte[0]);
+
+        assertThat(decoded(plain.decode(plain.encode(envelope)))).isEqualTo(envelope);
+    }
+
     private static Envelope decoded(DecodeResult result) {
         assertThat(result).isInstanceOf(DecodeResult.Decoded.class);
         return ((DecodeResult.Decoded) result).envelope();

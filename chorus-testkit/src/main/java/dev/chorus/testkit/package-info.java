@@ -1,7 +1,8 @@
 /**
  * Test fixtures shared by every Chorus module: real PostgreSQL and Redis servers with per-test isolation, a raw RESP
- * client, a TCP proxy that injects network faults, and {@link dev.chorus.testkit.BackplaneCompatibilityKit}, the
- * behaviour every backplane transport must show.
+ * client, a TCP proxy that injects network faults, and the compatibility kits that every transport must pass: {@link
+ * dev.chorus.testkit.BackplaneCompatibilityKit}, {@link dev.chorus.testkit.MembershipCompatibilityKit} and {@link
+ * dev.chorus.testkit.LeasesCompatibilityKit}.
  *
  * <p>Entry points: {@link dev.chorus.testkit.TestPostgres#server()}, {@link dev.chorus.testkit.TestRedis#server()} and
  * {@link dev.chorus.testkit.FaultProxy#start(String, int)}. Servers are resolved once per JVM, in this order: the URL in

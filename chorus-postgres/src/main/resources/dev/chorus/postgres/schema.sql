@@ -1,0 +1,53 @@
+-- Chorus on PostgreSQL: the tables every replica needs, in schema ${schema}.
+-- Chorus runs this at start, idempotently, under a transaction-scoped advisory lock so that replicas
+-- starting together do not race. If you run your own migrations instead, replace ${schema} with your
+-- schema name (default chorus), run it once, and build PostgresDatabase with manageSchema(false).
+
+CREATE SCHEMA IF NOT EXISTS ${schema};
+
+-- Transactional outbox: a row written in the caller's transaction is announced after commit by a relay
+-- that deletes it and sends its notification in one transaction. Any replica's relay may do it.
+CREATE TABLE IF NOT EXISTS ${schema}.outbox (
+    id          bigserial   PRIMARY KEY,
+    channel     text        NOT NULL,
+    topic       text        NOT NULL,
+    headers     text[]      NOT NULL DEFAULT '{}',   -- name, value, name, value, ...
+    payload     bytea       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS outbox_channel_id ON ${schema}.outbox (channel, id);
+
+-- Envelopes too large for one NOTIFY (8000 bytes): the notification carries the row id instead.
+-- Receivers read the row; rows older than the retention period are deleted by any replica.
+CREATE TABLE IF NOT EXISTS ${schema}.spill (
+    id          bigserial   PRIMARY KEY,
+    envelope    bytea       NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS spill_created_at ON ${schema}.spill (created_at);
+
+-- Live replicas: one row each, heartbeat by the database clock.
+CREATE TABLE IF NOT EXISTS ${schema}.members (
+    id          uuid        PRIMARY KEY,
+    cluster     text        NOT NULL,
+    name        text,
+    version     text        NOT NULL,
+    started     timestamptz NOT NULL,
+    heartbeat   timestamptz NOT NULL,
+    attributes  jsonb       NOT NULL DEFAULT '{}'::jsonb
+);
+-- No index on heartbeat: it changes every beat, and an index on it would rule out HOT updates.
+
+-- Leases with fencing tokens: one sequence for every key, so a newer owner always holds a larger token.
+-- Release keeps the row (holder null, expired) so that every later owner of the key draws its token under
+-- the row's lock; rows expired for longer than the retention (1 hour by default) are deleted by any replica.
+CREATE SEQUENCE IF NOT EXISTS ${schema}.lease_tokens;
+CREATE TABLE IF NOT EXISTS ${schema}.leases (
+    cluster     text        NOT NULL,
+    key         text        NOT NULL,
+    holder      uuid,
+    holder_name text,
+    token       bigint      NOT NULL,
+    expires_at  timestamptz NOT NULL,
+    PRIMARY KEY (cluster, key)
+);

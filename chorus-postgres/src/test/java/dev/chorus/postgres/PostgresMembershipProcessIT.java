@@ -1,0 +1,160 @@
+package dev.chorus.postgres;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.chorus.ReplicaId;
+import dev.chorus.membership.Member;
+import dev.chorus.membership.MembershipListener;
+import dev.chorus.testkit.TestPostgres;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A member in another JVM: seen joining, seen EXPIRED after {@code kill -9}, seen LEFT after a clean exit. */
+class PostgresMembershipProcessIT {
+
+    private static final Logger LOG = LoggerFactory.getLogger(PostgresMembershipProcessIT.class);
+    private static final Duration SLACK = Duration.ofSeconds(2);
+
+    private TestPostgres.Schema schema;
+    private PostgresDatabase database;
+    private PostgresMembership parent;
+    private final Map<UUID, MembershipListener.LeaveReason> left = new ConcurrentHashMap<>();
+    private final Map<UUID, Member> joined = new ConcurrentHashMap<>();
+    private final List<Process> children = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void joinParent() throws Exception {
+        schema = TestPostgres.server().newSchema("members_process");
+        database = PostgresDatabase.builder(schema.jdbcUrl())
+                .schema(schema.name())
+                .poolSize(2)
+                .build();
+        database.ensureSchema();
+        parent = PostgresMembership.builder(database, ReplicaId.random("parent"))
+                .cluster("process")
+                .heartbeatInterval(PostgresMembershipIT.INTERVAL)
+                .expiry(PostgresMembershipIT.EXPIRY)
+                .build();
+        parent.onChange(new MembershipListener() {
+            @Override
+            public void onJoined(Member member) {
+                joined.put(member.id().uuid(), member);
+            }
+
+            @Override
+            public void onLeft(Member member, LeaveReason reason) {
+                left.put(member.id().uuid(), reason);
+            }
+        });
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        for (Process child : children) {
+            child.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        }
+        parent.close();
+        database.close();
+        schema.close();
+    }
+
+    @Test
+    void killedChild_isSeenAsExpiredWithinTheExpiry() throws Exception {
+        Child child = start("killed");
+        await().atMost(SLACK).until(() -> joined.containsKey(child.id()));
+        assertThat(joined.get(child.id()).id().name()).isEqualTo("killed");
+
+        assertThat(left).doesNotContainKey(child.id());
+        long killed = System.nanoTime();
+        child.process().destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no goodbye
+
+        Duration allowed = PostgresMembershipIT.EXPIRY
+                .plus(PostgresMembershipIT.INTERVAL.multipliedBy(2))
+                .plus(SLACK);
+        await().atMost(allowed).pollInterval(Duration.ofMillis(10)).until(() -> left.containsKey(child.id()));
+        Duration seenAfter = Duration.ofNanos(System.nanoTime() - killed);
+        LOG.info("Killed child seen {} after {} ms", left.get(child.id()), seenAfter.toMillis());
+        assertThat(left.get(child.id())).isEqualTo(MembershipListener.LeaveReason.EXPIRED);
+        assertThat(parent.member(ReplicaId.of(child.id(), null))).isEmpty();
+    }
+
+    @Test
+    void cleanlyClosedChild_isSeenAsLeft() throws Exception {
+        Child child = start("clean");
+        await().atMost(SLACK).until(() -> joined.containsKey(child.id()));
+
+        try (OutputStream stdin = child.process().getOutputStream()) {
+            stdin.write("close\n".getBytes(StandardCharsets.UTF_8));
+        }
+
+        await().atMost(PostgresMembershipIT.EXPIRY.plus(SLACK)).until(() -> left.containsKey(child.id()));
+        assertThat(left.get(child.id())).isEqualTo(MembershipListener.LeaveReason.LEFT);
+        assertThat(child.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertThat(child.process().exitValue()).isZero();
+        assertThat(child.output()).contains(MembershipChildProcess.CLOSED);
+    }
+
+    /** A started child process, its replica id and everything it printed so far. */
+    private record Child(Process process, UUID id, List<String> output) {}
+
+    private Child start(String name) throws IOException {
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        Process process = new ProcessBuilder(
+                        java.toString(),
+                        "-cp",
+                        System.getProperty("java.class.path"),
+                        MembershipChildProcess.class.getName(),
+                        schema.jdbcUrl(),
+                        schema.name(),
+                        "process",
+                        name)
+                .redirectErrorStream(true)
+                .start();
+        children.add(process);
+        List<String> output = new CopyOnWriteArrayList<>();
+        Thread.ofVirtual().name("child-" + name + "-output").start(() -> {
+            try (BufferedReader lines =
+                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
+                String line;
+                while ((line = lines.readLine()) != null) {
+                    output.add(line);
+                    LOG.info("[{}] {}", name, line);
+                }
+            } catch (IOException e) {
+                LOG.debug("Output of child {} ended: {}", name, e.toString());
+            }
+        });
+        await().atMost(MembershipChildProcess.startTimeout())
+                .pollInterval(Duration.ofMillis(20))
+                .until(() -> ready(output).isPresent() || !process.isAlive());
+        UUID id = ready(output)
+                .orElseThrow(() -> new AssertionError("child " + name + " exited before READY: " + output));
+        return new Child(process, id, output);
+    }
+
+    private static Optional<UUID> ready(List<String> output) {
+        return output.stream()
+                .filter(line -> line.startsWith(MembershipChildProcess.READY))
+                .map(line -> UUID.fromString(
+                        line.substring(MembershipChildProcess.READY.length()).strip()))
+                .findFirst();
+    }
+}
