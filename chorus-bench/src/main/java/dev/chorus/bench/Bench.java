@@ -36,7 +36,8 @@ public final class Bench {
             new InProcessScenario(),
             new PostgresThroughputScenario(),
             new PostgresWriteCostScenario(),
-            new PostgresPingPongScenario());
+            new PostgresPingPongScenario(),
+            new RedisThroughputScenario());
 
     private Bench() {}
 

@@ -14,7 +14,6 @@ import java.time.Instant;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,9 +25,6 @@ import org.jspecify.annotations.Nullable;
  * with every time taken from the database clock.
  */
 final class MembershipStatements {
-
-    static final Comparator<Member> OLDEST_FIRST =
-            Comparator.comparing(Member::started).thenComparing(m -> m.id().uuid());
 
     /** One member row as read, with the database's verdict on it. */
     record Row(Member member, boolean live) {}

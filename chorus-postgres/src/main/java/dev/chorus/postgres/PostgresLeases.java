@@ -3,9 +3,11 @@ package dev.chorus.postgres;
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.LeaseCalls;
 import dev.chorus.leases.Lease;
 import dev.chorus.leases.LeaseLostException;
 import dev.chorus.leases.LeaseOwner;
+import dev.chorus.leases.LeaseStoreException;
 import dev.chorus.leases.Leases;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
@@ -18,10 +20,7 @@ import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
@@ -57,7 +56,7 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p>Statements run on virtual threads (or the injected executor) with connections from the database's pool;
- * a statement that fails completes the future with a {@link PostgresLeaseException}. Call {@link
+ * a statement that fails completes the future with a {@link LeaseStoreException}. Call {@link
  * PostgresDatabase#ensureSchema()} before the first operation.
  */
 public final class PostgresLeases implements Leases {
@@ -69,7 +68,7 @@ public final class PostgresLeases implements Leases {
     /** How long an expired or released lease row stays before any replica deletes it. */
     public static final Duration DEFAULT_RETENTION = Duration.ofHours(1);
     /** The longest key accepted, in characters. */
-    public static final int MAX_KEY_LENGTH = 512;
+    public static final int MAX_KEY_LENGTH = LeaseCalls.MAX_KEY_LENGTH;
 
     private static final Logger LOG = LoggerFactory.getLogger(PostgresLeases.class);
     private static final Duration LONGEST_SWEEP_INTERVAL = Duration.ofMinutes(1);
@@ -77,14 +76,12 @@ public final class PostgresLeases implements Leases {
     private final PostgresDatabase database;
     private final ReplicaId self;
     private final String cluster;
-    private final Executor executor;
-    private final @Nullable ExecutorService ownExecutor;
+    private final LeaseCalls calls;
     private final LongSupplier nanoTime;
     private final int timeoutMillis;
     private final long retentionMicros;
     private final long sweepIntervalNanos;
     private final AtomicLong nextSweep;
-    private final AtomicBoolean closed = new AtomicBoolean();
 
     private final String acquireSql;
     private final String claimSql;
@@ -98,15 +95,7 @@ public final class PostgresLeases implements Leases {
         this.database = builder.database;
         this.self = builder.self;
         this.cluster = builder.cluster;
-        if (builder.executor != null) {
-            this.executor = builder.executor;
-            this.ownExecutor = null;
-        } else {
-            ExecutorService virtual = Executors.newThreadPerTaskExecutor(
-                    Thread.ofVirtual().name("chorus-leases-", 0).factory());
-            this.executor = virtual;
-            this.ownExecutor = virtual;
-        }
+        this.calls = new LeaseCalls(self, builder.executor, PostgresLeases::checkNoNul);
         this.nanoTime = builder.nanoTime;
         this.timeoutMillis = (int) Math.min(Integer.MAX_VALUE, builder.timeout.toMillis());
         this.retentionMicros = ceilMicros(builder.retention);
@@ -235,9 +224,7 @@ public final class PostgresLeases implements Leases {
     /** Refuses further operations; leases held stay until released or expired. Idempotent. */
     @Override
     public void close() {
-        if (closed.compareAndSet(false, true) && ownExecutor != null) {
-            ownExecutor.shutdown();
-        }
+        calls.close();
     }
 
     @Override
@@ -283,7 +270,7 @@ public final class PostgresLeases implements Leases {
         long due = nextSweep.get();
         if (now - due >= 0 && nextSweep.compareAndSet(due, now + sweepIntervalNanos)) {
             try {
-                executor.execute(this::sweep);
+                calls.executor().execute(this::sweep);
             } catch (RejectedExecutionException e) {
                 LOG.debug("Lease sweep not started: {}", FailureLog.describe(e));
             }
@@ -307,31 +294,11 @@ public final class PostgresLeases implements Leases {
     }
 
     private <T> CompletableFuture<T> run(String operation, Lease lease, Statement<T> statement) {
-        try {
-            ownLease(lease);
-        } catch (ChorusException e) {
-            return CompletableFuture.failedFuture(e);
-        }
-        return run(operation, lease.key(), lease.ttl(), statement);
+        return calls.submit(operation, lease, () -> execute(operation, lease.key(), statement));
     }
 
     private <T> CompletableFuture<T> run(String operation, String key, @Nullable Duration ttl, Statement<T> statement) {
-        try {
-            checkKey(key);
-            if (ttl != null) {
-                checkTtl(ttl);
-            }
-            if (closed.get()) {
-                throw new ChorusException(
-                        "Leases of " + self.shortForm() + " are closed; cannot " + operation + " '" + key + "'");
-            }
-            return CompletableFuture.supplyAsync(() -> execute(operation, key, statement), executor);
-        } catch (ChorusException e) {
-            return CompletableFuture.failedFuture(e);
-        } catch (RejectedExecutionException e) {
-            return CompletableFuture.failedFuture(
-                    new ChorusException("Leases of " + self.shortForm() + " are closed; cannot " + operation, e));
-        }
+        return calls.submit(operation, key, ttl, () -> execute(operation, key, statement));
     }
 
     private <T> T execute(String operation, String key, Statement<T> statement) {
@@ -340,20 +307,12 @@ public final class PostgresLeases implements Leases {
             connection.setNetworkTimeout(Runnable::run, timeoutMillis);
             return statement.run(connection);
         } catch (SQLException e) {
-            throw new PostgresLeaseException(
+            throw new LeaseStoreException(
                     operation,
                     key,
                     "Lease " + operation + " of '" + key + "' in cluster '" + cluster + "' failed on "
                             + database.describe() + ": " + FailureLog.describe(e),
                     e);
-        }
-    }
-
-    private void ownLease(Lease lease) {
-        Objects.requireNonNull(lease, "lease");
-        if (!lease.holder().equals(self)) {
-            throw new ChorusException(
-                    "Lease on '" + lease.key() + "' belongs to " + lease.holder() + ", not to this replica " + self);
         }
     }
 
@@ -366,23 +325,9 @@ public final class PostgresLeases implements Leases {
         }
     }
 
-    private static void checkKey(String key) {
-        Objects.requireNonNull(key, "key");
-        if (key.isEmpty() || key.length() > MAX_KEY_LENGTH) {
-            throw new ChorusException("Lease key must be 1 to " + MAX_KEY_LENGTH + " characters, was " + key.length());
-        }
+    private static void checkNoNul(String key) {
         if (key.indexOf('\0') >= 0) {
             throw new ChorusException("Lease key must not contain the NUL character (PostgreSQL text cannot hold it)");
-        }
-    }
-
-    private static void checkTtl(Duration ttl) {
-        Objects.requireNonNull(ttl, "ttl");
-        if (ttl.isNegative() || ttl.isZero()) {
-            throw new ChorusException("Lease ttl must be positive, was " + ttl + " (for example 10s)");
-        }
-        if (ttl.compareTo(Duration.ofDays(365)) > 0) {
-            throw new ChorusException("Lease ttl must be at most 365 days, was " + ttl + " (for example 10s)");
         }
     }
 

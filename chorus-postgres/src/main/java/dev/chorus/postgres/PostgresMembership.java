@@ -3,38 +3,24 @@ package dev.chorus.postgres;
 import dev.chorus.ChorusException;
 import dev.chorus.ChorusVersion;
 import dev.chorus.ReplicaId;
-import dev.chorus.Subscription;
-import dev.chorus.health.Health;
 import dev.chorus.internal.FailureLog;
-import dev.chorus.internal.SerialExecutor;
+import dev.chorus.internal.HeartbeatMembership;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
-import dev.chorus.membership.MembershipListener;
 import dev.chorus.membership.MembershipListener.LeaveReason;
 import java.sql.Connection;
 import java.sql.SQLException;
 import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.Consumer;
-import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /*
- * One virtual thread, chorus-membership-heartbeat, does all the I/O: every interval it refreshes this
- * replica's row and reads the cluster's rows on one pooled connection, then publishes the new member list
- * and the differences to the previous one. Everything but the published snapshot is confined to that thread.
+ * HeartbeatMembership runs the heartbeat thread, the diffing and the listeners; this class holds the SQL rules.
+ * Every beat refreshes this replica's row and reads the cluster's rows on one pooled connection.
  *
  * - Liveness is judged by the database clock: a row is live while heartbeat > now() - expiry.
  * - A live row that is now expired is EXPIRED; a live row that vanished is LEFT (a clean close deletes it),
@@ -42,7 +28,6 @@ import org.slf4j.LoggerFactory;
  *   looking, and it did not say goodbye.
  * - Any replica deletes rows expired for REMOVE_AFTER_EXPIRIES expiries, so every replica has seen the row
  *   expire first and reports EXPIRED, not LEFT.
- * - While PostgreSQL is unreachable the last list stays published unchanged and health says how old it is.
  */
 
 /**
@@ -57,7 +42,7 @@ import org.slf4j.LoggerFactory;
  * Listeners run on the {@code chorus-membership} virtual thread. Call {@link PostgresDatabase#ensureSchema()}
  * before building.
  */
-public final class PostgresMembership implements Membership {
+public final class PostgresMembership extends HeartbeatMembership {
 
     /** The cluster this replica joins, unless set. */
     public static final String DEFAULT_CLUSTER = "chorus";
@@ -68,65 +53,34 @@ public final class PostgresMembership implements Membership {
     /** A row expired this many expiries ago is deleted by whichever replica sees it. */
     public static final int REMOVE_AFTER_EXPIRIES = 3;
 
-    static final String HEARTBEAT_THREAD = "chorus-membership-heartbeat";
-    static final String LISTENER_THREAD = "chorus-membership";
-
     private static final Logger LOG = LoggerFactory.getLogger(PostgresMembership.class);
 
     private final PostgresDatabase database;
     private final ReplicaId self;
     private final String cluster;
     private final String version;
-    private final Map<String, String> attributes;
-    private final Duration interval;
-    private final Duration expiry;
     private final MembershipStatements statements;
-    private final List<Registration> listeners = new CopyOnWriteArrayList<>();
-    private final SerialExecutor notifier = new SerialExecutor(LISTENER_THREAD);
-    private final FailureLog failures = new FailureLog(LOG);
-    private final AtomicLong listenerErrors = new AtomicLong();
-    private final AtomicBoolean closed = new AtomicBoolean();
-    private final CountDownLatch stop = new CountDownLatch(1);
-    private final CountDownLatch firstBeat = new CountDownLatch(1);
-    private final Thread heartbeat;
-    private volatile boolean leaveOnStop;
-
-    private volatile Snapshot snapshot;
-    private volatile @Nullable String failure;
 
     // Confined to the heartbeat thread.
-    private Map<UUID, Member> live = Map.of();
     private boolean joined;
 
-    /** What members() and health() read: the last list read and when, by the local monotonic clock. */
-    private record Snapshot(Member self, List<Member> members, long readAtNanos) {}
-
-    /** One listener registration. A class, not a record: identity equality removes exactly this registration. */
-    private static final class Registration {
-        private final MembershipListener listener;
-
-        Registration(MembershipListener listener) {
-            this.listener = listener;
-        }
-
-        MembershipListener listener() {
-            return listener;
-        }
-    }
-
     private PostgresMembership(Builder builder) {
+        super(
+                LOG,
+                builder.self,
+                builder.version,
+                Map.copyOf(builder.attributes),
+                builder.interval,
+                builder.expiry,
+                builder.expiry.multipliedBy(2).plusSeconds(5),
+                "PostgreSQL",
+                builder.database.describe(),
+                "in cluster '" + builder.cluster + "'");
         this.database = builder.database;
         this.self = builder.self;
         this.cluster = builder.cluster;
         this.version = builder.version;
-        this.attributes = Map.copyOf(builder.attributes);
-        this.interval = builder.interval;
-        this.expiry = builder.expiry;
-        this.statements = new MembershipStatements(database.schema(), cluster, expiry);
-        Instant now = Instant.now();
-        Member initial = new Member(self, version, now, now, attributes);
-        this.snapshot = new Snapshot(initial, List.of(initial), System.nanoTime());
-        this.heartbeat = Thread.ofVirtual().name(HEARTBEAT_THREAD).unstarted(this::heartbeats);
+        this.statements = new MembershipStatements(database.schema(), cluster, builder.expiry);
     }
 
     /** A builder for {@code self}'s membership in {@code database}. */
@@ -135,13 +89,7 @@ public final class PostgresMembership implements Membership {
     }
 
     private PostgresMembership start() {
-        heartbeat.start();
-        try {
-            // So that members() is complete from the start; if PostgreSQL is down we go on DEGRADED.
-            firstBeat.await(expiry.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        startHeartbeats();
         return this;
     }
 
@@ -150,60 +98,15 @@ public final class PostgresMembership implements Membership {
         return cluster;
     }
 
-    @Override
-    public Member self() {
-        return snapshot.self();
-    }
-
-    @Override
-    public List<Member> members() {
-        return snapshot.members();
-    }
-
-    @Override
-    public Subscription onChange(MembershipListener listener) {
-        Registration registration = new Registration(Objects.requireNonNull(listener, "listener"));
-        listeners.add(registration);
-        return () -> listeners.remove(registration);
-    }
-
-    @Override
-    public Health health() {
-        if (closed.get()) {
-            return Health.down("left the cluster");
-        }
-        Snapshot current = snapshot;
-        long ageMillis =
-                Duration.ofNanos(System.nanoTime() - current.readAtNanos()).toMillis();
-        Map<String, Object> details = new LinkedHashMap<>();
-        details.put("backend", "postgres");
-        details.put("cluster", cluster);
-        details.put("members", current.members().size());
-        details.put("membersAgeMillis", ageMillis);
-        details.put("listenerErrors", listenerErrors.get());
-        String stale = "; the member list is " + ageMillis + " ms old";
-        String reason = failure;
-        if (reason != null) {
-            return new Health(Health.Status.DEGRADED, reason + stale, details);
-        }
-        if (ageMillis > expiry.toMillis()) {
-            return new Health(
-                    Health.Status.DEGRADED,
-                    "membership heartbeats have not completed for longer than " + expiry + stale,
-                    details);
-        }
-        return Health.healthy(details);
-    }
-
     /** Leaves the cluster: deletes this replica's row, so the others see it as LEFT, and stops. Idempotent. */
     @Override
     public void close() {
-        stop(true);
+        stopHeartbeats(true);
     }
 
     /** Stops heartbeating without leaving, as a killed process would; the others see it expire. For tests. */
     void abandon() {
-        stop(false);
+        stopHeartbeats(false);
     }
 
     @Override
@@ -211,87 +114,47 @@ public final class PostgresMembership implements Membership {
         return "PostgresMembership{" + self.shortForm() + " cluster=" + cluster + " on " + database.describe() + "}";
     }
 
-    private void stop(boolean leave) {
-        if (!closed.compareAndSet(false, true)) {
-            return;
-        }
-        leaveOnStop = leave;
-        stop.countDown();
-        if (Thread.currentThread() == heartbeat) {
-            return;
-        }
-        try {
-            // A beat in progress finishes first (bounded by the network timeout), then the row is deleted.
-            if (!heartbeat.join(expiry.multipliedBy(2).plusSeconds(5))) {
-                LOG.warn(
-                        "Membership of {} in cluster '{}' did not stop in time; it leaves in the background",
-                        self.shortForm(),
-                        cluster);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+    @Override
+    protected void healthDetails(Map<String, Object> details) {
+        details.put("backend", "postgres");
+        details.put("cluster", cluster);
     }
 
-    private void heartbeats() {
-        long next = System.nanoTime();
-        try {
-            while (true) {
-                beat();
-                firstBeat.countDown();
-                next += interval.toNanos();
-                long wait = next - System.nanoTime();
-                if (wait < 0) {
-                    // Fell behind (a slow database): beat again now, but do not try to catch up with a burst.
-                    next = System.nanoTime();
-                    wait = 0;
-                }
-                if (stop.await(wait, TimeUnit.NANOSECONDS)) {
-                    break;
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } finally {
-            firstBeat.countDown();
-        }
-        if (leaveOnStop) {
-            leave();
-        }
-    }
-
-    private void beat() {
+    @Override
+    protected Sighting sight() throws SQLException {
         try (Connection connection = database.connection()) {
             // A half-open connection must fail the beat, not hang it past the expiry.
-            connection.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, expiry.toMillis()));
+            connection.setNetworkTimeout(Runnable::run, timeoutMillis());
             Member me = heartbeatOwnRow(connection);
             MembershipStatements.Rows rows = statements.read(connection);
             if (rows.removable()) {
                 int removed = statements.removeLongExpired(connection);
                 LOG.debug("Removed {} member rows expired for over {} expiries", removed, REMOVE_AFTER_EXPIRIES);
             }
-            publish(me, rows);
-            failure = null;
-            failures.recovered("Membership heartbeats of " + self.shortForm() + " reach PostgreSQL again ("
-                    + database.describe() + ")");
-        } catch (SQLException | RuntimeException e) {
-            failure = "cannot heartbeat to PostgreSQL (" + database.describe() + "): " + FailureLog.describe(e);
-            failures.failure(
-                    "Membership heartbeat of " + self.shortForm() + " in cluster '" + cluster + "' failed on "
-                            + database.describe() + "; the others will see this replica expire after " + expiry
-                            + ", and it keeps its last known member list",
-                    e);
+            List<Member> live = new ArrayList<>();
+            for (MembershipStatements.Row row : rows.rows()) {
+                if (row.live()) {
+                    live.add(row.member());
+                }
+            }
+            return new Sighting(me, live, gone -> departure(rows, gone));
         }
+    }
+
+    /** A row still there but no longer live expired; a vanished one left, unless its last sighting had expired. */
+    private Departure departure(MembershipStatements.Rows rows, Member gone) {
+        MembershipStatements.Row row = rows.byId().get(gone.id().uuid());
+        boolean expired = row != null || gone.lastHeartbeat().plus(expiry()).isBefore(rows.databaseNow());
+        return new Departure(row != null ? row.member() : gone, expired ? LeaveReason.EXPIRED : LeaveReason.LEFT);
     }
 
     private Member heartbeatOwnRow(Connection connection) throws SQLException {
         if (joined) {
-            Member me = statements.heartbeat(connection, snapshot.self());
+            Member me = statements.heartbeat(connection, self());
             if (me != null) {
                 return me;
             }
-            Member rejoined =
-                    statements.join(connection, snapshot.self(), snapshot.self().started());
+            Member rejoined = statements.join(connection, self(), self().started());
             LOG.warn(
                     "The membership row of {} in cluster '{}' was gone (rows silent for {} expiries of {} are"
                             + " removed: was this replica paused or cut off?); re-inserted it, the others see it"
@@ -299,10 +162,10 @@ public final class PostgresMembership implements Membership {
                     self.shortForm(),
                     cluster,
                     REMOVE_AFTER_EXPIRIES,
-                    expiry);
+                    expiry());
             return rejoined;
         }
-        Member me = statements.join(connection, snapshot.self(), null);
+        Member me = statements.join(connection, self(), null);
         joined = true;
         LOG.info(
                 "Joined membership of cluster '{}' as {} (version {}) on {}",
@@ -313,61 +176,10 @@ public final class PostgresMembership implements Membership {
         return me;
     }
 
-    private void publish(Member me, MembershipStatements.Rows rows) {
-        Map<UUID, Member> nowLive = new LinkedHashMap<>();
-        for (MembershipStatements.Row row : rows.rows()) {
-            if (row.live()) {
-                nowLive.put(row.member().id().uuid(), row.member());
-            }
-        }
-        nowLive.putIfAbsent(self.uuid(), me);
-        List<Member> members = new ArrayList<>(nowLive.values());
-        members.sort(MembershipStatements.OLDEST_FIRST);
-        Map<UUID, Member> before = live;
-        live = nowLive;
-        // Publish first, so a listener reading members() sees the list its event came from.
-        snapshot = new Snapshot(me, List.copyOf(members), System.nanoTime());
-
-        for (Member gone : before.values()) {
-            UUID id = gone.id().uuid();
-            if (id.equals(self.uuid()) || nowLive.containsKey(id)) {
-                continue;
-            }
-            MembershipStatements.Row row = rows.byId().get(id);
-            boolean expired = row != null || gone.lastHeartbeat().plus(expiry).isBefore(rows.databaseNow());
-            Member last = row != null ? row.member() : gone;
-            LeaveReason reason = expired ? LeaveReason.EXPIRED : LeaveReason.LEFT;
-            LOG.debug("Member {} of cluster '{}' left: {}", last.id().shortForm(), cluster, reason);
-            notifyListeners(listener -> listener.onLeft(last, reason));
-        }
-        for (Member member : members) {
-            UUID id = member.id().uuid();
-            if (!id.equals(self.uuid()) && !before.containsKey(id)) {
-                LOG.debug("Member {} of cluster '{}' joined", member.id().shortForm(), cluster);
-                notifyListeners(listener -> listener.onJoined(member));
-            }
-        }
-    }
-
-    private void notifyListeners(Consumer<MembershipListener> event) {
-        for (Registration registration : listeners) {
-            notifier.execute(() -> {
-                if (!listeners.contains(registration)) {
-                    return; // unsubscribed after the event was queued
-                }
-                try {
-                    event.accept(registration.listener());
-                } catch (RuntimeException e) {
-                    listenerErrors.incrementAndGet();
-                    LOG.warn("Membership listener {} threw; ignored", registration.listener(), e);
-                }
-            });
-        }
-    }
-
-    private void leave() {
+    @Override
+    protected void leave() {
         try (Connection connection = database.connection()) {
-            connection.setNetworkTimeout(Runnable::run, (int) Math.min(Integer.MAX_VALUE, expiry.toMillis()));
+            connection.setNetworkTimeout(Runnable::run, timeoutMillis());
             statements.leave(connection, self);
             LOG.info("Left membership of cluster '{}' as {}", cluster, self.shortForm());
         } catch (SQLException | RuntimeException e) {
@@ -377,9 +189,13 @@ public final class PostgresMembership implements Membership {
                     self.shortForm(),
                     cluster,
                     database.describe(),
-                    expiry,
+                    expiry(),
                     FailureLog.describe(e));
         }
+    }
+
+    private int timeoutMillis() {
+        return (int) Math.min(Integer.MAX_VALUE, expiry().toMillis());
     }
 
     /** Builds and starts a {@link PostgresMembership}. */
@@ -410,11 +226,7 @@ public final class PostgresMembership implements Membership {
 
         /** The version this replica advertises; the running Chorus version unless set. */
         public Builder version(String version) {
-            Objects.requireNonNull(version, "version");
-            if (version.isBlank()) {
-                throw new ChorusException("Membership version must not be blank (for example '1.4.0')");
-            }
-            this.version = version;
+            this.version = checkVersion(version);
             return this;
         }
 
@@ -435,12 +247,7 @@ public final class PostgresMembership implements Membership {
 
         /** How often to heartbeat and read the others; 2 s unless set. */
         public Builder heartbeatInterval(Duration interval) {
-            Objects.requireNonNull(interval, "interval");
-            if (interval.toMillis() < 1) {
-                throw new ChorusException(
-                        "Membership heartbeat interval must be at least 1ms, was " + interval + " (for example 2s)");
-            }
-            this.interval = interval;
+            this.interval = checkInterval(interval);
             return this;
         }
 
@@ -457,12 +264,7 @@ public final class PostgresMembership implements Membership {
          * @throws ChorusException if the expiry is not more than twice the heartbeat interval
          */
         public PostgresMembership build() {
-            if (expiry.compareTo(interval.multipliedBy(2)) <= 0) {
-                throw new ChorusException("Membership expiry (" + expiry
-                        + ") must exceed twice the heartbeat interval ("
-                        + interval + "), so one late heartbeat does not expire a replica (for example interval 2s,"
-                        + " expiry 10s)");
-            }
+            checkExpiry(expiry, interval);
             return new PostgresMembership(this).start();
         }
     }

@@ -1,10 +1,7 @@
 package dev.chorus.postgres;
 
 import dev.chorus.ReplicaId;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
+import dev.chorus.testkit.ChildJvm;
 
 /**
  * A replica in its own JVM for {@link PostgresMembershipProcessIT}: joins, prints {@code READY <uuid>}, and
@@ -13,9 +10,6 @@ import java.time.Duration;
  * <p>Arguments: JDBC URL, schema, cluster, replica name.
  */
 public final class MembershipChildProcess {
-
-    static final String READY = "READY ";
-    static final String CLOSED = "CLOSED";
 
     private MembershipChildProcess() {}
 
@@ -28,20 +22,9 @@ public final class MembershipChildProcess {
                         .heartbeatInterval(PostgresMembershipIT.INTERVAL)
                         .expiry(PostgresMembershipIT.EXPIRY)
                         .build()) {
-            System.out.println(READY + membership.self().id().uuid());
-            System.out.flush();
-            BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
-            String line;
-            do {
-                line = in.readLine();
-            } while (line != null && !line.equals("close"));
+            ChildJvm.ready(membership.self().id().uuid());
+            ChildJvm.awaitClose();
         }
-        System.out.println(CLOSED);
-        System.out.flush();
-    }
-
-    /** How long the parent allows a child JVM to start and join. */
-    static Duration startTimeout() {
-        return Duration.ofSeconds(60);
+        ChildJvm.closed();
     }
 }

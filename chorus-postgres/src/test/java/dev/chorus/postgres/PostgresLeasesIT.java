@@ -7,6 +7,7 @@ import static org.awaitility.Awaitility.await;
 import dev.chorus.ReplicaId;
 import dev.chorus.leases.Lease;
 import dev.chorus.leases.LeaseOwner;
+import dev.chorus.leases.LeaseStoreException;
 import dev.chorus.leases.Leases;
 import dev.chorus.testkit.LeasesCompatibilityKit;
 import dev.chorus.testkit.TestPostgres;
@@ -95,7 +96,7 @@ class PostgresLeasesIT extends LeasesCompatibilityKit {
             assertThatThrownBy(() -> leases.tryAcquire("order-17", TTL).join())
                     .isInstanceOf(CompletionException.class)
                     .cause()
-                    .isInstanceOfSatisfying(PostgresLeaseException.class, e -> {
+                    .isInstanceOfSatisfying(LeaseStoreException.class, e -> {
                         assertThat(e.operation()).isEqualTo("tryAcquire");
                         assertThat(e.key()).isEqualTo("order-17");
                     })
@@ -103,7 +104,7 @@ class PostgresLeasesIT extends LeasesCompatibilityKit {
                     .hasMessageContaining("does not exist");
             assertThatThrownBy(() -> leases.renew(lease).join())
                     .cause()
-                    .isInstanceOf(PostgresLeaseException.class)
+                    .isInstanceOf(LeaseStoreException.class)
                     .hasMessageContaining("renew of 'order-17'");
         }
     }

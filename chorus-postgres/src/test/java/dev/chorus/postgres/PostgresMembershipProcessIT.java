@@ -6,17 +6,12 @@ import static org.awaitility.Awaitility.await;
 import dev.chorus.ReplicaId;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.MembershipListener;
+import dev.chorus.testkit.ChildJvm;
 import dev.chorus.testkit.TestPostgres;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
-import java.io.OutputStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -38,7 +33,7 @@ class PostgresMembershipProcessIT {
     private PostgresMembership parent;
     private final Map<UUID, MembershipListener.LeaveReason> left = new ConcurrentHashMap<>();
     private final Map<UUID, Member> joined = new ConcurrentHashMap<>();
-    private final List<Process> children = new CopyOnWriteArrayList<>();
+    private final List<ChildJvm> children = new CopyOnWriteArrayList<>();
 
     @BeforeEach
     void joinParent() throws Exception {
@@ -68,8 +63,8 @@ class PostgresMembershipProcessIT {
 
     @AfterEach
     void stop() throws Exception {
-        for (Process child : children) {
-            child.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        for (ChildJvm child : children) {
+            child.close();
         }
         parent.close();
         database.close();
@@ -78,13 +73,13 @@ class PostgresMembershipProcessIT {
 
     @Test
     void killedChild_isSeenAsExpiredWithinTheExpiry() throws Exception {
-        Child child = start("killed");
+        ChildJvm child = start("killed");
         await().atMost(SLACK).until(() -> joined.containsKey(child.id()));
         assertThat(joined.get(child.id()).id().name()).isEqualTo("killed");
 
         assertThat(left).doesNotContainKey(child.id());
         long killed = System.nanoTime();
-        child.process().destroyForcibly(); // SIGKILL on Linux: no shutdown hooks, no goodbye
+        child.kill(); // SIGKILL on Linux: no shutdown hooks, no goodbye
 
         Duration allowed = PostgresMembershipIT.EXPIRY
                 .plus(PostgresMembershipIT.INTERVAL.multipliedBy(2))
@@ -98,63 +93,22 @@ class PostgresMembershipProcessIT {
 
     @Test
     void cleanlyClosedChild_isSeenAsLeft() throws Exception {
-        Child child = start("clean");
+        ChildJvm child = start("clean");
         await().atMost(SLACK).until(() -> joined.containsKey(child.id()));
 
-        try (OutputStream stdin = child.process().getOutputStream()) {
-            stdin.write("close\n".getBytes(StandardCharsets.UTF_8));
-        }
+        child.requestClose();
 
         await().atMost(PostgresMembershipIT.EXPIRY.plus(SLACK)).until(() -> left.containsKey(child.id()));
         assertThat(left.get(child.id())).isEqualTo(MembershipListener.LeaveReason.LEFT);
         assertThat(child.process().waitFor(10, TimeUnit.SECONDS)).isTrue();
         assertThat(child.process().exitValue()).isZero();
-        assertThat(child.output()).contains(MembershipChildProcess.CLOSED);
+        assertThat(child.output()).contains(ChildJvm.CLOSED);
     }
 
-    /** A started child process, its replica id and everything it printed so far. */
-    private record Child(Process process, UUID id, List<String> output) {}
-
-    private Child start(String name) throws IOException {
-        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        Process process = new ProcessBuilder(
-                        java.toString(),
-                        "-cp",
-                        System.getProperty("java.class.path"),
-                        MembershipChildProcess.class.getName(),
-                        schema.jdbcUrl(),
-                        schema.name(),
-                        "process",
-                        name)
-                .redirectErrorStream(true)
-                .start();
-        children.add(process);
-        List<String> output = new CopyOnWriteArrayList<>();
-        Thread.ofVirtual().name("child-" + name + "-output").start(() -> {
-            try (BufferedReader lines =
-                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = lines.readLine()) != null) {
-                    output.add(line);
-                    LOG.info("[{}] {}", name, line);
-                }
-            } catch (IOException e) {
-                LOG.debug("Output of child {} ended: {}", name, e.toString());
-            }
-        });
-        await().atMost(MembershipChildProcess.startTimeout())
-                .pollInterval(Duration.ofMillis(20))
-                .until(() -> ready(output).isPresent() || !process.isAlive());
-        UUID id = ready(output)
-                .orElseThrow(() -> new AssertionError("child " + name + " exited before READY: " + output));
-        return new Child(process, id, output);
-    }
-
-    private static Optional<UUID> ready(List<String> output) {
-        return output.stream()
-                .filter(line -> line.startsWith(MembershipChildProcess.READY))
-                .map(line -> UUID.fromString(
-                        line.substring(MembershipChildProcess.READY.length()).strip()))
-                .findFirst();
+    private ChildJvm start(String name) throws IOException {
+        ChildJvm child =
+                ChildJvm.start(MembershipChildProcess.class, name, schema.jdbcUrl(), schema.name(), "process", name);
+        children.add(child);
+        return child;
     }
 }

@@ -1,14 +1,15 @@
-package dev.chorus.postgres;
+package dev.chorus.leases;
 
 import dev.chorus.ChorusException;
 
-/** A lease statement failed in PostgreSQL (unreachable, timed out, schema missing); names the operation and key. */
-public final class PostgresLeaseException extends ChorusException {
+/** A lease store could not run an operation (unreachable, timed out, bad state); names the operation and key. */
+public final class LeaseStoreException extends ChorusException {
 
     private final String operation;
     private final String key;
 
-    PostgresLeaseException(String operation, String key, String message, Throwable cause) {
+    /** The {@code operation} on {@code key} failed for the reason in {@code message}. */
+    public LeaseStoreException(String operation, String key, String message, Throwable cause) {
         super(message, cause);
         this.operation = operation;
         this.key = key;

@@ -1,0 +1,591 @@
+package dev.chorus.redis;
+
+import dev.chorus.Backoff;
+import dev.chorus.ChorusConfig;
+import dev.chorus.ChorusException;
+import dev.chorus.ReplicaId;
+import dev.chorus.Secret;
+import dev.chorus.backplane.PublishFailedException;
+import dev.chorus.internal.AbstractBackplane;
+import dev.chorus.internal.FailureLog;
+import dev.chorus.wire.DecodeResult;
+import dev.chorus.wire.Envelope;
+import dev.chorus.wire.EnvelopeCodec;
+import dev.chorus.wire.Rejection;
+import io.lettuce.core.RedisChannelHandler;
+import io.lettuce.core.RedisConnectionStateListener;
+import io.lettuce.core.api.StatefulRedisConnection;
+import io.lettuce.core.pubsub.RedisPubSubAdapter;
+import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/*
+ * Two connections per replica, both reconnected by us rather than by Lettuce:
+ *
+ *  subscriber (virtual thread chorus-redis-subscriber):
+ *    connect -> SUBSCRIBE <prefix>:bp -> publish a canary and wait for it on this subscription -> HEALTHY
+ *    -> wait until lost -> DEGRADED -> backoff -> again.
+ *    Clients have been known to come back from a reconnect without their subscription; the canary round
+ *    trip is the proof that messages flow again, so HEALTHY is never reported on a connect alone.
+ *    "Lost" is: the socket closed (server restart, CLIENT KILL, the output-buffer limit cutting a slow
+ *    subscriber), a PING on the subscription unanswered for pingTimeout (a frozen link), or a periodic
+ *    canary not back within canaryTimeout (subscribed but not receiving). Each ends in a fresh connection.
+ *
+ *  publisher (virtual thread chorus-redis-publisher): drains the send queue into frames of many envelopes
+ *    per PUBLISH, with at most maxInFlight PUBLISHes unanswered. Callers never wait for Redis: publish()
+ *    only enqueues, and fails at once, counted, when the queue is full.
+ */
+
+/**
+ * The Redis backplane: pub/sub on {@code <prefix>:bp}, with every (re)subscription verified by a canary
+ * round trip before health says HEALTHY.
+ *
+ * <pre>{@code
+ * RedisConnector redis = RedisConnector.builder(System.getenv("REDIS_URL")).prefix("orders").build();
+ * RedisBackplane backplane = RedisBackplane.builder(redis).replica(id).build();
+ * }</pre>
+ */
+public final class RedisBackplane extends AbstractBackplane {
+
+    /** Default canary period. */
+    public static final Duration DEFAULT_CANARY_INTERVAL = Duration.ofSeconds(2);
+    /** Default time a canary may take before the subscription is renewed. */
+    public static final Duration DEFAULT_CANARY_TIMEOUT = Duration.ofSeconds(5);
+    /** Default PING period on the subscription. */
+    public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(1);
+    /** Default time a PING may take before the subscription connection is dropped. */
+    public static final Duration DEFAULT_PING_TIMEOUT = Duration.ofSeconds(3);
+    /** Default number of PUBLISH commands awaiting their reply at once. */
+    public static final int DEFAULT_MAX_IN_FLIGHT = 64;
+    /** Default number of envelopes that may wait for the publisher before publishes fail. */
+    public static final int DEFAULT_PUBLISH_QUEUE_CAPACITY = 100_000;
+    /** Frames are cut at this size unless a single envelope is larger. */
+    static final int MAX_FRAME_BYTES = 64 * 1024;
+
+    private static final Logger LOG = LoggerFactory.getLogger(RedisBackplane.class);
+    private static final String CANARY_TOPIC = "_chorus.canary";
+
+    private record Outgoing(byte[] envelope, @Nullable CompletableFuture<Void> sent) {}
+
+    private final RedisConnector redis;
+    private final byte[] channel;
+    private final String channelName;
+    private final Backoff backoff;
+    private final Duration canaryInterval;
+    private final Duration canaryTimeout;
+    private final Duration pingInterval;
+    private final Duration pingTimeout;
+    private final int maxInFlight;
+    private final LinkedBlockingQueue<Outgoing> queue;
+    private final Semaphore inFlight;
+    private final CountDownLatch closed = new CountDownLatch(1);
+    private final FailureLog publishFailures = new FailureLog(LOG);
+    private final LongAdder queueFullRejections = new LongAdder();
+    private final AtomicLong canaryNonce =
+            new AtomicLong(ThreadLocalRandom.current().nextLong());
+    private final Object canaryLock = new Object();
+    private long canaryWaitingFor;
+    private @Nullable CompletableFuture<Long> canaryArrived;
+    private volatile long lastCanaryRoundTripNanos = -1;
+    private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> subscription;
+    private volatile @Nullable CompletableFuture<String> lostSignal;
+    private volatile @Nullable StatefulRedisConnection<byte[], byte[]> publishConnection;
+    private final Thread subscriberThread;
+    private final Thread publisherThread;
+
+    private RedisBackplane(Builder b) {
+        super(
+                "redis",
+                b.replica,
+                EnvelopeCodec.builder(b.redis.prefix())
+                        .secret(b.secret)
+                        .maxBytes(b.maxEnvelopeBytes)
+                        .build(),
+                b.clock,
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+        this.redis = b.redis;
+        this.channelName = redis.key("bp");
+        this.channel = channelName.getBytes(StandardCharsets.UTF_8);
+        this.backoff = b.backoff;
+        this.canaryInterval = b.canaryInterval;
+        this.canaryTimeout = b.canaryTimeout;
+        this.pingInterval = b.pingInterval;
+        this.pingTimeout = b.pingTimeout;
+        this.maxInFlight = b.maxInFlight;
+        this.queue = new LinkedBlockingQueue<>(b.publishQueueCapacity);
+        this.inFlight = new Semaphore(b.maxInFlight);
+        redis.addManagedListener(new RedisConnectionStateListener() {
+            @Override
+            public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
+                if (connection == subscription) {
+                    CompletableFuture<String> lost = lostSignal;
+                    if (lost != null) {
+                        lost.complete("the subscription connection to " + redis.describe() + " was closed (server"
+                                + " restart, CLIENT KILL, or the output-buffer limit cut a slow subscriber)");
+                    }
+                }
+            }
+        });
+        LOG.info(
+                "Redis backplane starting for replica {} at {} on channel '{}'",
+                b.replica,
+                redis.describe(),
+                channelName);
+        this.publisherThread = Thread.ofVirtual().name("chorus-redis-publisher").start(this::publishLoop);
+        this.subscriberThread =
+                Thread.ofVirtual().name("chorus-redis-subscriber").start(this::subscribeLoop);
+    }
+
+    /** A builder for a backplane on {@code redis}. */
+    public static Builder builder(RedisConnector redis) {
+        return new Builder(redis);
+    }
+
+    /** A backplane configured from {@code config} (secret, size limit) for {@code replica}. */
+    public static RedisBackplane from(ChorusConfig config, RedisConnector redis, ReplicaId replica) {
+        return builder(redis)
+                .replica(replica)
+                .secret(config.clusterSecret().orElse(null))
+                .maxEnvelopeBytes(config.maxEnvelopeBytes())
+                .build();
+    }
+
+    /** The Redis channel this backplane publishes and subscribes on. */
+    public String channel() {
+        return channelName;
+    }
+
+    // ---- publishing ----
+
+    @Override
+    protected CompletableFuture<Void> transmit(Envelope envelope, byte[] bytes) {
+        CompletableFuture<Void> sent = new CompletableFuture<>();
+        if (!queue.offer(new Outgoing(bytes, sent))) {
+            queueFullRejections.increment();
+            sent.completeExceptionally(new PublishFailedException(
+                    "The Redis publish queue is full ("
+                            + queue.size() + " envelopes waiting, " + maxInFlight + " PUBLISH in flight): Redis at "
+                            + redis.describe()
+                            + " is unreachable or slower than the publish rate. The message reached this"
+                            + " replica's subscribers; other replicas will see the gap and repair.",
+                    null));
+        }
+        return sent;
+    }
+
+    private void publishLoop() {
+        Backoff.Attempts attempts = backoff.attempts();
+        List<Outgoing> frame = new ArrayList<>();
+        @Nullable Outgoing carry = null;
+        while (closed.getCount() > 0 || !queue.isEmpty() || carry != null) {
+            try {
+                Outgoing first = carry != null ? carry : queue.poll(200, TimeUnit.MILLISECONDS);
+                carry = null;
+                if (first == null) {
+                    continue;
+                }
+                frame.add(first);
+                int size = 2 + 4 + first.envelope().length;
+                Outgoing next;
+                while (size < MAX_FRAME_BYTES && frame.size() < 4_096 && (next = queue.poll()) != null) {
+                    if (size + 4 + next.envelope().length > MAX_FRAME_BYTES) {
+                        carry = next;
+                        break;
+                    }
+                    frame.add(next);
+                    size += 4 + next.envelope().length;
+                }
+                StatefulRedisConnection<byte[], byte[]> c = publishConnection();
+                List<byte[]> envelopes = new ArrayList<>(frame.size());
+                for (Outgoing outgoing : frame) {
+                    envelopes.add(outgoing.envelope());
+                }
+                byte[] payload = Frames.pack(envelopes);
+                List<Outgoing> sending = List.copyOf(frame);
+                frame.clear();
+                if (!inFlight.tryAcquire(redis.commandTimeout().toMillis(), TimeUnit.MILLISECONDS)) {
+                    throw new TimeoutException(maxInFlight + " PUBLISH commands unanswered for "
+                            + redis.commandTimeout().toMillis() + " ms");
+                }
+                c.async().publish(channel, payload).whenComplete((receivers, failure) -> {
+                    inFlight.release();
+                    if (failure == null) {
+                        sending.forEach(o -> complete(o, null));
+                    } else {
+                        sending.forEach(o -> complete(o, failure));
+                        dropPublishConnection(c);
+                    }
+                });
+                attempts.reset();
+                publishFailures.recovered("Redis publisher on '" + channelName + "' sends again");
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                frame.forEach(o -> complete(o, e));
+                break;
+            } catch (Exception e) {
+                frame.forEach(o -> complete(o, e));
+                frame.clear();
+                dropPublishConnection(publishConnection);
+                publishFailures.failure(
+                        "Redis publisher on '" + channelName + "' cannot reach " + redis.describe()
+                                + "; failing queued publishes and retrying",
+                        e);
+                if (closed.getCount() == 0) {
+                    List<Outgoing> rest = new ArrayList<>();
+                    queue.drainTo(rest);
+                    rest.forEach(o -> complete(o, e));
+                    if (carry != null) {
+                        complete(carry, e);
+                        carry = null;
+                    }
+                    break;
+                }
+                if (!pause(attempts.next())) {
+                    break;
+                }
+            }
+        }
+        StatefulRedisConnection<byte[], byte[]> c = publishConnection;
+        if (c != null) {
+            try {
+                // Let the last PUBLISH commands finish before the connection goes.
+                inFlight.tryAcquire(maxInFlight, 2, TimeUnit.SECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            c.close();
+        }
+    }
+
+    private StatefulRedisConnection<byte[], byte[]> publishConnection() {
+        StatefulRedisConnection<byte[], byte[]> c = publishConnection;
+        if (c == null || !c.isOpen()) {
+            c = redis.connectBinary();
+            publishConnection = c;
+        }
+        return c;
+    }
+
+    private void dropPublishConnection(@Nullable StatefulRedisConnection<byte[], byte[]> c) {
+        if (c != null && publishConnection == c) {
+            publishConnection = null;
+            c.closeAsync();
+        }
+    }
+
+    private static void complete(Outgoing outgoing, @Nullable Throwable failure) {
+        CompletableFuture<Void> sent = outgoing.sent();
+        if (sent == null) {
+            return;
+        }
+        if (failure == null) {
+            sent.complete(null);
+        } else {
+            sent.completeExceptionally(new PublishFailedException(
+                    "Could not PUBLISH to the other replicas: "
+                            + FailureLog.describe(failure) + ". The message reached this replica's subscribers; other"
+                            + " replicas will see the gap and repair.",
+                    failure));
+        }
+    }
+
+    // ---- subscribing ----
+
+    private void subscribeLoop() {
+        Backoff.Attempts attempts = backoff.attempts();
+        while (closed.getCount() > 0) {
+            String reason;
+            Throwable cause = null;
+            try {
+                reason = subscribeUntilLost();
+                attempts.reset();
+            } catch (Exception e) {
+                Throwable root = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+                reason = "cannot subscribe to '" + channelName + "' at " + redis.describe() + ": "
+                        + FailureLog.describe(root);
+                cause = root;
+            } finally {
+                StatefulRedisPubSubConnection<byte[], byte[]> c = subscription;
+                subscription = null;
+                if (c != null) {
+                    c.closeAsync();
+                }
+            }
+            if (closed.getCount() == 0) {
+                return;
+            }
+            connectionLost(reason, cause);
+            if (!pause(attempts.next())) {
+                return;
+            }
+        }
+    }
+
+    private String subscribeUntilLost() throws Exception {
+        CompletableFuture<String> lost = new CompletableFuture<>();
+        lostSignal = lost;
+        StatefulRedisPubSubConnection<byte[], byte[]> c = redis.connectPubSub();
+        subscription = c;
+        c.addListener(new RedisPubSubAdapter<>() {
+            @Override
+            public void message(byte[] from, byte[] message) {
+                onFrame(message);
+            }
+        });
+        if (!c.isOpen()) {
+            return "the subscription connection closed while opening";
+        }
+        c.async().subscribe(channel).get(redis.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        long verifiedIn = canaryRoundTrip();
+        if (verifiedIn < 0) {
+            return "subscribed to '" + channelName + "' but a canary did not come back within "
+                    + canaryTimeout.toMillis() + " ms; subscribing again";
+        }
+        if (closed.getCount() == 0) {
+            return "closed";
+        }
+        connectionRestored("SUBSCRIBE " + channelName + " at " + redis.describe() + " verified by a canary round trip"
+                + " in " + verifiedIn / 1000 + " µs");
+        long nextCanary = System.nanoTime() + canaryInterval.toNanos();
+        while (true) {
+            String why;
+            try {
+                why = lost.get(pingInterval.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                why = null;
+            }
+            if (why != null) {
+                return why;
+            }
+            try {
+                c.async().ping().get(pingTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            } catch (TimeoutException e) {
+                return "Redis did not answer a PING on the subscription within " + pingTimeout.toMillis()
+                        + " ms (frozen link?)";
+            } catch (ExecutionException e) {
+                return "a PING on the subscription failed: " + FailureLog.describe(e.getCause());
+            }
+            if (System.nanoTime() - nextCanary >= 0) {
+                if (canaryRoundTrip() < 0) {
+                    return "a canary did not come back within " + canaryTimeout.toMillis() + " ms although the"
+                            + " subscription answers PING: the subscription was lost; subscribing again";
+                }
+                nextCanary = System.nanoTime() + canaryInterval.toNanos();
+            }
+        }
+    }
+
+    /** Publishes a canary and waits for it on the subscription; the round trip in nanoseconds, or -1. */
+    private long canaryRoundTrip() throws InterruptedException {
+        long nonce = canaryNonce.incrementAndGet();
+        CompletableFuture<Long> arrived = new CompletableFuture<>();
+        synchronized (canaryLock) {
+            canaryWaitingFor = nonce;
+            canaryArrived = arrived;
+        }
+        long sent = System.nanoTime();
+        byte[] payload = ByteBuffer.allocate(Long.BYTES).putLong(nonce).array();
+        queue.offer(new Outgoing(encodeTransportEnvelope(Envelope.Kind.CANARY, CANARY_TOPIC, payload), null));
+        try {
+            arrived.get(canaryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+            long roundTrip = System.nanoTime() - sent;
+            lastCanaryRoundTripNanos = roundTrip;
+            return roundTrip;
+        } catch (TimeoutException | ExecutionException e) {
+            return -1;
+        }
+    }
+
+    private void onFrame(byte[] frame) {
+        Frames.unpack(frame, new Frames.Visitor() {
+            @Override
+            public void envelope(byte[] bytes, int offset, int length) {
+                received(bytes, offset, length);
+            }
+
+            @Override
+            public void malformed(String why) {
+                rejected(new DecodeResult.Rejected(
+                        Rejection.MALFORMED, "a message on '" + channelName + "' that Chorus did not send: " + why));
+            }
+        });
+    }
+
+    @Override
+    protected void onCanary(Envelope envelope) {
+        if (!envelope.isFrom(replica()) || envelope.payloadSize() != Long.BYTES) {
+            return;
+        }
+        long nonce = ByteBuffer.wrap(envelope.payload()).getLong();
+        synchronized (canaryLock) {
+            if (nonce == canaryWaitingFor && canaryArrived != null) {
+                canaryArrived.complete(nonce);
+            }
+        }
+    }
+
+    // ---- health and life cycle ----
+
+    @Override
+    protected void addHealthDetails(Map<String, Object> details) {
+        details.put("redis", redis.describe());
+        details.put("channel", channelName);
+        details.put("publishQueue", queue.size());
+        details.put("publishInFlight", maxInFlight - inFlight.availablePermits());
+        details.put("publishQueueFullRejections", queueFullRejections.sum());
+        long canary = lastCanaryRoundTripNanos;
+        if (canary >= 0) {
+            details.put("canaryRoundTripMicros", canary / 1000);
+        }
+    }
+
+    /** Publishes refused because the send queue was full, since start. */
+    public long queueFullRejections() {
+        return queueFullRejections.sum();
+    }
+
+    private boolean pause(Duration delay) {
+        try {
+            return !closed.await(delay.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return false;
+        }
+    }
+
+    @Override
+    protected void doClose() {
+        closed.countDown();
+        CompletableFuture<String> lost = lostSignal;
+        if (lost != null) {
+            lost.complete("closed");
+        }
+        join(subscriberThread);
+        join(publisherThread);
+    }
+
+    private static void join(Thread thread) {
+        try {
+            if (!thread.join(Duration.ofSeconds(5))) {
+                thread.interrupt();
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Builds a {@link RedisBackplane}. */
+    public static final class Builder {
+        private final RedisConnector redis;
+        private ReplicaId replica = ReplicaId.random();
+        private @Nullable Secret secret;
+        private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
+        private Duration canaryInterval = DEFAULT_CANARY_INTERVAL;
+        private Duration canaryTimeout = DEFAULT_CANARY_TIMEOUT;
+        private Duration pingInterval = DEFAULT_PING_INTERVAL;
+        private Duration pingTimeout = DEFAULT_PING_TIMEOUT;
+        private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
+        private int publishQueueCapacity = DEFAULT_PUBLISH_QUEUE_CAPACITY;
+        private Backoff backoff = Backoff.defaults();
+        private Clock clock = Clock.systemUTC();
+
+        private Builder(RedisConnector redis) {
+            this.redis = Objects.requireNonNull(redis, "redis");
+        }
+
+        /** This replica's identity; random by default. */
+        public Builder replica(ReplicaId replica) {
+            this.replica = Objects.requireNonNull(replica, "replica");
+            return this;
+        }
+
+        /** Signs every envelope with this secret and requires signatures on every received one. */
+        public Builder secret(@Nullable Secret secret) {
+            this.secret = secret;
+            return this;
+        }
+
+        /** The largest envelope sent or accepted. */
+        public Builder maxEnvelopeBytes(int maxEnvelopeBytes) {
+            this.maxEnvelopeBytes = maxEnvelopeBytes;
+            return this;
+        }
+
+        /** How often a canary proves the subscription, and how long it may take. */
+        public Builder canary(Duration interval, Duration timeout) {
+            this.canaryInterval = positive("canary interval", interval);
+            this.canaryTimeout = positive("canary timeout", timeout);
+            return this;
+        }
+
+        /** How often the subscription is pinged, and how long a PING may take. */
+        public Builder ping(Duration interval, Duration timeout) {
+            this.pingInterval = positive("ping interval", interval);
+            this.pingTimeout = positive("ping timeout", timeout);
+            return this;
+        }
+
+        /** PUBLISH commands awaiting a reply at once; 64 by default. */
+        public Builder maxInFlight(int maxInFlight) {
+            if (maxInFlight < 1) {
+                throw new ChorusException("maxInFlight must be positive, was " + maxInFlight);
+            }
+            this.maxInFlight = maxInFlight;
+            return this;
+        }
+
+        /** Envelopes that may wait for the publisher before publishes fail; 100,000 by default. */
+        public Builder publishQueueCapacity(int capacity) {
+            if (capacity < 1) {
+                throw new ChorusException("publishQueueCapacity must be positive, was " + capacity);
+            }
+            this.publishQueueCapacity = capacity;
+            return this;
+        }
+
+        /** Reconnect timing; 1 s first, 30 s cap by default. */
+        public Builder backoff(Backoff backoff) {
+            this.backoff = Objects.requireNonNull(backoff, "backoff");
+            return this;
+        }
+
+        /** The clock for envelope timestamps. */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Starts the backplane: it connects in the background, DEGRADED until its subscription is verified. */
+        public RedisBackplane build() {
+            return new RedisBackplane(this);
+        }
+
+        private static Duration positive(String name, Duration value) {
+            Objects.requireNonNull(value, name);
+            if (value.isNegative() || value.isZero()) {
+                throw new ChorusException(name + " must be positive, was " + value);
+            }
+            return value;
+        }
+    }
+}

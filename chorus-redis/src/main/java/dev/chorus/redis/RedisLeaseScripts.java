@@ -1,0 +1,78 @@
+package dev.chorus.redis;
+
+/**
+ * The Lua of {@link RedisLeases}. A lease is the hash {@code <prefix>:lease:<key>} with the fields {@code holder}
+ * (replica UUID), {@code name} and {@code token}, and a PEXPIRE of the ttl; tokens come from the counter {@code
+ * <prefix>:lease-tokens}. A released lease keeps its hash without {@code holder} until its expiry, so a late
+ * renewal can say "released" rather than "expired".
+ *
+ * <p>Tokens are written with {@code string.format('%d')}: Lua numbers are doubles, and {@code tostring} would
+ * turn a large token into {@code 1.7e+15}. Every token stays below 2^53, so doubles hold it exactly.
+ */
+final class RedisLeaseScripts {
+
+    private RedisLeaseScripts() {}
+
+    /**
+     * KEYS: lease, token counter. ARGV: holder UUID, holder name, ttl ms, {@code claim} or {@code acquire}.
+     * Returns the token, or 0 if another replica holds the lease (acquire only).
+     *
+     * <p>A missing counter (a new deployment, or a server that lost its data) starts at the server's clock in
+     * microseconds, so tokens issued after a data loss still exceed those issued before it unless the counter had
+     * been issuing more than one token per microsecond.
+     */
+    static final LuaScript TAKE = new LuaScript("take", """
+            local holder = redis.call('HGET', KEYS[1], 'holder')
+            if holder and ARGV[4] ~= 'claim' then
+              if holder ~= ARGV[1] then
+                return 0
+              end
+              redis.call('PEXPIRE', KEYS[1], ARGV[3])
+              return tonumber(redis.call('HGET', KEYS[1], 'token'))
+            end
+            if redis.call('EXISTS', KEYS[2]) == 0 then
+              local time = redis.call('TIME')
+              redis.call('SET', KEYS[2], time[1] .. string.format('%06d', tonumber(time[2])))
+            end
+            local token = redis.call('INCR', KEYS[2])
+            redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'name', ARGV[2], 'token', string.format('%d', token))
+            redis.call('PEXPIRE', KEYS[1], ARGV[3])
+            return token
+            """);
+
+    /**
+     * KEYS: lease. ARGV: holder UUID, token, ttl ms. Returns {@code {'renewed'}}, or {@code {'lost', holder, token,
+     * name}} as the lease is now (empty strings for what is missing), for the caller to say why.
+     */
+    static final LuaScript RENEW = new LuaScript("renew", """
+            local lease = redis.call('HMGET', KEYS[1], 'holder', 'token', 'name')
+            if lease[1] == ARGV[1] and lease[2] == ARGV[2] then
+              redis.call('PEXPIRE', KEYS[1], ARGV[3])
+              return {'renewed'}
+            end
+            return {'lost', lease[1] or '', lease[2] or '', lease[3] or ''}
+            """);
+
+    /** KEYS: lease. ARGV: holder UUID, token. Returns 1 if released, 0 if the lease was no longer this one. */
+    static final LuaScript RELEASE = new LuaScript("release", """
+            local lease = redis.call('HMGET', KEYS[1], 'holder', 'token')
+            if lease[1] == ARGV[1] and lease[2] == ARGV[2] then
+              redis.call('HDEL', KEYS[1], 'holder', 'name')
+              return 1
+            end
+            return 0
+            """);
+
+    /**
+     * KEYS: lease. Returns {@code {}} if nobody holds it, else {@code {holder, name, token, pttl, seconds,
+     * microseconds}}: the remaining time and the server clock read together, so the caller can date the expiry.
+     */
+    static final LuaScript OWNER = new LuaScript("owner", """
+            local lease = redis.call('HMGET', KEYS[1], 'holder', 'name', 'token')
+            if not lease[1] then
+              return {}
+            end
+            local time = redis.call('TIME')
+            return {lease[1], lease[2] or '', lease[3] or '', redis.call('PTTL', KEYS[1]), time[1], time[2]}
+            """);
+}
