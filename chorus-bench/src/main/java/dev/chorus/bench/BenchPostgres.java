@@ -211,7 +211,7 @@ final class BenchPostgres implements AutoCloseable {
     }
 
     /** One Chorus replica: a backplane and the database handle it alone uses. */
-    record Replica(PostgresDatabase database, PostgresBackplane backplane) implements AutoCloseable {
+    record Replica(PostgresDatabase database, PostgresBackplane backplane) implements BenchReplica {
         @Override
         public void close() {
             backplane.close();

@@ -194,7 +194,7 @@ final class BenchRedis {
     }
 
     /** One Chorus replica: a backplane and the connector it alone uses. */
-    record Replica(RedisConnector connector, RedisBackplane backplane) implements AutoCloseable {
+    record Replica(RedisConnector connector, RedisBackplane backplane) implements BenchReplica {
         @Override
         public void close() {
             backplane.close();

@@ -113,7 +113,9 @@ final class PostgresThroughputScenario implements Scenario {
                 int warmup = config.pick(mode.warmupFull, mode.warmupQuick);
                 int count = config.pick(mode.full, mode.quick);
                 FanOutDriver.Outcome chorus;
-                try (PostgresChorusFanOut fanOut = new PostgresChorusFanOut(postgres, RECEIVERS)) {
+                String channel = postgres.uniqueChannel("chorus");
+                try (TransportChorusFanOut fanOut = new TransportChorusFanOut(
+                        "bench.postgres", name -> postgres.replica(name, channel, b -> b), RECEIVERS)) {
                     FanOutDriver driver = new FanOutDriver(fanOut, STALL_TIMEOUT);
                     drive(driver, mode, warmup);
                     chorus = drive(driver, mode, count);

@@ -115,7 +115,10 @@ final class RedisThroughputScenario implements Scenario {
         } catch (BenchRedis.Unavailable e) {
             return List.of(e.row(NAME));
         }
-        Supplier<FanOut> chorus = () -> new RedisChorusFanOut(redis, RECEIVERS);
+        Supplier<FanOut> chorus = () -> {
+            String prefix = redis.uniquePrefix("chorus");
+            return new TransportChorusFanOut("bench.redis", name -> redis.replica(name, prefix), RECEIVERS);
+        };
         Supplier<FanOut> sync = () -> new RawRedisFanOut(redis, RECEIVERS, RawRedisFanOut.Publishing.SYNC);
         Supplier<FanOut> pipelined = () -> new RawRedisFanOut(redis, RECEIVERS, RawRedisFanOut.Publishing.PIPELINED);
         String syncVariant = RawRedisFanOut.Publishing.SYNC.variant;
@@ -166,7 +169,7 @@ final class RedisThroughputScenario implements Scenario {
             FanOutDriver.Outcome outcome = measured.apply(driver);
             OptionalLong after = redis.publishCalls();
             List<String> notes = new ArrayList<>();
-            if (fanOut instanceof RedisChorusFanOut && before.isPresent() && after.isPresent()) {
+            if (fanOut instanceof TransportChorusFanOut && before.isPresent() && after.isPresent()) {
                 notes.add(String.format(
                         Locale.ROOT,
                         "%.1f envelopes per PUBLISH",

@@ -9,35 +9,40 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Function;
 
 /**
- * Chorus on PostgreSQL: one publishing replica and one replica per receiver, each a {@code PostgresBackplane}
- * with its own {@code PostgresDatabase} and default settings, on a channel of their own. Every receiver
- * subscribes to the topic; the publisher does not.
+ * Chorus on a networked transport: one publishing replica and one replica per receiver, each started by
+ * the scenario's factory with its own connections and default settings, on a channel of their own. Every
+ * receiver subscribes to the topic; the publisher does not (its backplane may still listen, for canaries).
  */
-final class PostgresChorusFanOut implements FanOut {
-
-    static final String TOPIC = "bench.postgres";
+final class TransportChorusFanOut implements FanOut {
 
     private static final Duration CONNECT_TIMEOUT = Duration.ofSeconds(15);
 
-    private final List<BenchPostgres.Replica> replicas = new ArrayList<>();
+    private final String topic;
+    private final List<BenchReplica> replicas = new ArrayList<>();
     private final List<Receiver> receivers = new ArrayList<>();
     private final LongAdder lossSignals = new LongAdder();
     private final Backplane publisher;
 
-    PostgresChorusFanOut(BenchPostgres postgres, int receiverCount) {
-        String channel = postgres.uniqueChannel("chorus");
+    /**
+     * @param topic the topic published and subscribed to
+     * @param start starts a replica with the given name, all on one channel
+     * @param receiverCount receiving replicas
+     */
+    TransportChorusFanOut(String topic, Function<String, BenchReplica> start, int receiverCount) {
+        this.topic = topic;
         try {
-            BenchPostgres.Replica publishing = postgres.replica("publisher", channel, b -> b);
+            BenchReplica publishing = start.apply("publisher");
             replicas.add(publishing);
             publisher = publishing.backplane();
             for (int i = 0; i < receiverCount; i++) {
-                BenchPostgres.Replica replica = postgres.replica("receiver-" + i, channel, b -> b);
+                BenchReplica replica = start.apply("receiver-" + i);
                 replicas.add(replica);
                 Receiver receiver = new Receiver();
                 receivers.add(receiver);
-                replica.backplane().subscribe(TOPIC, new Subscriber() {
+                replica.backplane().subscribe(topic, new Subscriber() {
                     @Override
                     public void onMessage(Envelope envelope) {
                         long now = System.nanoTime();
@@ -51,7 +56,7 @@ final class PostgresChorusFanOut implements FanOut {
                 });
             }
             Readiness.awaitEachHearsTheOthers(
-                    replicas.stream().map(BenchPostgres.Replica::backplane).toList(), CONNECT_TIMEOUT);
+                    replicas.stream().map(BenchReplica::backplane).toList(), CONNECT_TIMEOUT);
         } catch (RuntimeException e) {
             close();
             throw e;
@@ -70,8 +75,8 @@ final class PostgresChorusFanOut implements FanOut {
 
     @Override
     public void publish(byte[] payload) {
-        // Failures are counted by the backplane (its publish future completes after the send), see lossSignals.
-        publisher.publish(Message.of(TOPIC, payload));
+        // publish() only enqueues; a failed send is counted by the backplane, see lossSignals.
+        publisher.publish(Message.of(topic, payload));
     }
 
     @Override
@@ -81,6 +86,6 @@ final class PostgresChorusFanOut implements FanOut {
 
     @Override
     public void close() {
-        replicas.forEach(BenchPostgres.Replica::close);
+        replicas.forEach(BenchReplica::close);
     }
 }
