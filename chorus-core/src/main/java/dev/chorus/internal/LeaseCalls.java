@@ -95,14 +95,17 @@ public final class LeaseCalls implements AutoCloseable {
         }
     }
 
-    private static void checkKey(String key) {
+    /** {@code key} if it is a valid lease key (1 to {@value #MAX_KEY_LENGTH} characters). */
+    public static String checkKey(String key) {
         Objects.requireNonNull(key, "key");
         if (key.isEmpty() || key.length() > MAX_KEY_LENGTH) {
             throw new ChorusException("Lease key must be 1 to " + MAX_KEY_LENGTH + " characters, was " + key.length());
         }
+        return key;
     }
 
-    private static void checkTtl(Duration ttl) {
+    /** {@code ttl} if it is a valid lease time to live (positive, at most {@link #MAX_TTL}). */
+    public static Duration checkTtl(Duration ttl) {
         Objects.requireNonNull(ttl, "ttl");
         if (ttl.isNegative() || ttl.isZero()) {
             throw new ChorusException("Lease ttl must be positive, was " + ttl + " (for example 10s)");
@@ -110,5 +113,6 @@ public final class LeaseCalls implements AutoCloseable {
         if (ttl.compareTo(MAX_TTL) > 0) {
             throw new ChorusException("Lease ttl must be at most 365 days, was " + ttl + " (for example 10s)");
         }
+        return ttl;
     }
 }

@@ -2,6 +2,7 @@ package dev.chorus.local;
 
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
+import dev.chorus.internal.LeaseCalls;
 import dev.chorus.leases.Lease;
 import dev.chorus.leases.LeaseOwner;
 import dev.chorus.leases.Leases;
@@ -24,12 +25,12 @@ final class LocalLeases implements Leases {
 
     @Override
     public CompletableFuture<Optional<Lease>> tryAcquire(String key, Duration ttl) {
-        return run(() -> store.tryAcquire(checkKey(key), self, checkTtl(ttl)));
+        return run(() -> store.tryAcquire(LeaseCalls.checkKey(key), self, LeaseCalls.checkTtl(ttl)));
     }
 
     @Override
     public CompletableFuture<Lease> claim(String key, Duration ttl) {
-        return run(() -> store.claim(checkKey(key), self, checkTtl(ttl)));
+        return run(() -> store.claim(LeaseCalls.checkKey(key), self, LeaseCalls.checkTtl(ttl)));
     }
 
     @Override
@@ -47,7 +48,7 @@ final class LocalLeases implements Leases {
 
     @Override
     public CompletableFuture<Optional<LeaseOwner>> owner(String key) {
-        return run(() -> store.owner(checkKey(key)));
+        return run(() -> store.owner(LeaseCalls.checkKey(key)));
     }
 
     @Override
@@ -62,22 +63,6 @@ final class LocalLeases implements Leases {
                     "Lease on '" + lease.key() + "' belongs to " + lease.holder() + ", not to this replica " + self);
         }
         return lease;
-    }
-
-    static String checkKey(String key) {
-        Objects.requireNonNull(key, "key");
-        if (key.isEmpty() || key.length() > 512) {
-            throw new ChorusException("Lease key must be 1 to 512 characters, was " + key.length());
-        }
-        return key;
-    }
-
-    static Duration checkTtl(Duration ttl) {
-        Objects.requireNonNull(ttl, "ttl");
-        if (ttl.isNegative() || ttl.isZero()) {
-            throw new ChorusException("Lease ttl must be positive, was " + ttl + " (for example 10s)");
-        }
-        return ttl;
     }
 
     private static <T> CompletableFuture<T> run(Supplier<T> step) {

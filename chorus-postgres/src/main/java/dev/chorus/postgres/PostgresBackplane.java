@@ -8,6 +8,7 @@ import dev.chorus.Secret;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
+import dev.chorus.internal.Checks;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
@@ -595,21 +596,21 @@ public final class PostgresBackplane extends AbstractBackplane {
 
         /** How often the outbox is polled when no local commit woke the relay. */
         public Builder outboxPollInterval(Duration outboxPollInterval) {
-            this.outboxPollInterval = positive("outboxPollInterval", outboxPollInterval);
+            this.outboxPollInterval = Checks.positive("outboxPollInterval", outboxPollInterval);
             return this;
         }
 
         /** How often a canary is sent, and how long it may take before health turns DEGRADED. */
         public Builder canary(Duration interval, Duration timeout) {
-            this.canaryInterval = positive("canary interval", interval);
-            this.canaryTimeout = positive("canary timeout", timeout);
+            this.canaryInterval = Checks.positive("canary interval", interval);
+            this.canaryTimeout = Checks.positive("canary timeout", timeout);
             return this;
         }
 
         /** How often the listening connection is pinged, and how long a ping may take before it is dropped. */
         public Builder ping(Duration interval, Duration timeout) {
-            this.pingInterval = positive("ping interval", interval);
-            this.pingTimeout = positive("ping timeout", timeout);
+            this.pingInterval = Checks.positive("ping interval", interval);
+            this.pingTimeout = Checks.positive("ping timeout", timeout);
             return this;
         }
 
@@ -625,16 +626,13 @@ public final class PostgresBackplane extends AbstractBackplane {
 
         /** How long spilled envelopes are kept. */
         public Builder spillRetention(Duration spillRetention) {
-            this.spillRetention = positive("spillRetention", spillRetention);
+            this.spillRetention = Checks.positive("spillRetention", spillRetention);
             return this;
         }
 
         /** Envelopes that may wait for the publisher before publishes fail. */
         public Builder publishQueueCapacity(int capacity) {
-            if (capacity < 1) {
-                throw new ChorusException("publishQueueCapacity must be positive, was " + capacity);
-            }
-            this.publishQueueCapacity = capacity;
+            this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
             return this;
         }
 
@@ -653,14 +651,6 @@ public final class PostgresBackplane extends AbstractBackplane {
         /** Starts the backplane; it connects in the background and reports DEGRADED until it listens. */
         public PostgresBackplane build() {
             return new PostgresBackplane(this);
-        }
-
-        private static Duration positive(String name, Duration value) {
-            Objects.requireNonNull(value, name);
-            if (value.isNegative() || value.isZero()) {
-                throw new ChorusException(name + " must be positive, was " + value);
-            }
-            return value;
         }
     }
 }

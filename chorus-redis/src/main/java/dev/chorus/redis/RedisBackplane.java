@@ -2,11 +2,11 @@ package dev.chorus.redis;
 
 import dev.chorus.Backoff;
 import dev.chorus.ChorusConfig;
-import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
+import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
@@ -533,33 +533,27 @@ public final class RedisBackplane extends AbstractBackplane {
 
         /** How often a canary proves the subscription, and how long it may take. */
         public Builder canary(Duration interval, Duration timeout) {
-            this.canaryInterval = positive("canary interval", interval);
-            this.canaryTimeout = positive("canary timeout", timeout);
+            this.canaryInterval = Checks.positive("canary interval", interval);
+            this.canaryTimeout = Checks.positive("canary timeout", timeout);
             return this;
         }
 
         /** How often the subscription is pinged, and how long a PING may take. */
         public Builder ping(Duration interval, Duration timeout) {
-            this.pingInterval = positive("ping interval", interval);
-            this.pingTimeout = positive("ping timeout", timeout);
+            this.pingInterval = Checks.positive("ping interval", interval);
+            this.pingTimeout = Checks.positive("ping timeout", timeout);
             return this;
         }
 
         /** PUBLISH commands awaiting a reply at once; 64 by default. */
         public Builder maxInFlight(int maxInFlight) {
-            if (maxInFlight < 1) {
-                throw new ChorusException("maxInFlight must be positive, was " + maxInFlight);
-            }
-            this.maxInFlight = maxInFlight;
+            this.maxInFlight = Checks.positive("maxInFlight", maxInFlight);
             return this;
         }
 
         /** Envelopes that may wait for the publisher before publishes fail; 100,000 by default. */
         public Builder publishQueueCapacity(int capacity) {
-            if (capacity < 1) {
-                throw new ChorusException("publishQueueCapacity must be positive, was " + capacity);
-            }
-            this.publishQueueCapacity = capacity;
+            this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
             return this;
         }
 
@@ -578,14 +572,6 @@ public final class RedisBackplane extends AbstractBackplane {
         /** Starts the backplane: it connects in the background, DEGRADED until its subscription is verified. */
         public RedisBackplane build() {
             return new RedisBackplane(this);
-        }
-
-        private static Duration positive(String name, Duration value) {
-            Objects.requireNonNull(value, name);
-            if (value.isNegative() || value.isZero()) {
-                throw new ChorusException(name + " must be positive, was " + value);
-            }
-            return value;
         }
     }
 }
