@@ -2,6 +2,8 @@ package dev.chorus.postgres;
 
 import dev.chorus.Backoff;
 import dev.chorus.ReplicaId;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.TestPostgres;
 import java.net.URLEncoder;
@@ -10,7 +12,11 @@ import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Base64;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
 
 /**
@@ -69,6 +75,82 @@ final class PgTestCluster implements AutoCloseable {
 
     PostgresBackplane replica(String name) {
         return replica(database(), name, b -> b);
+    }
+
+    /**
+     * A compatibility-kit cluster: every replica reaches PostgreSQL through its own proxy, so one can be cut
+     * off, frozen or have its listening backend terminated alone.
+     */
+    static BackplaneCompatibilityKit.ClusterFixture fixture(String hint) {
+        PgTestCluster cluster = new PgTestCluster(hint);
+        Map<Backplane, FaultProxy> proxies = new IdentityHashMap<>();
+        return new BackplaneCompatibilityKit.ClusterFixture() {
+            private int count;
+
+            @Override
+            public Backplane join() {
+                // Every replica reaches PostgreSQL through its own proxy, so one can be cut off alone.
+                FaultProxy proxy = cluster.proxy();
+                PostgresBackplane backplane =
+                        cluster.replica(cluster.database(proxy.host(), proxy.port()), "r" + ++count, b -> b);
+                proxies.put(backplane, proxy);
+                return backplane;
+            }
+
+            @Override
+            public Backplane joinOtherCluster() {
+                return cluster.replica(
+                        cluster.database(), "stranger", b -> b.channel(cluster.schema.uniqueChannel("other")));
+            }
+
+            @Override
+            public Optional<BackplaneCompatibilityKit.RawInjector> injectRaw() {
+                return Optional.of(bytes -> {
+                    String text = new String(bytes, StandardCharsets.UTF_8);
+                    boolean printable = text.chars().noneMatch(ch -> ch < 0x20) && !text.contains("\uFFFD");
+                    // NOTIFY payloads are text: send text as a stranger would, binary as a corrupt envelope.
+                    cluster.rawNotify(
+                            printable ? text : "e" + Base64.getEncoder().encodeToString(bytes));
+                });
+            }
+
+            @Override
+            public Optional<BackplaneCompatibilityKit.Faults> faults() {
+                return Optional.of(new BackplaneCompatibilityKit.Faults() {
+                    @Override
+                    public void disconnect(Backplane backplane) {
+                        FaultProxy proxy = proxies.get(backplane);
+                        proxy.refuse(true);
+                        proxy.cut();
+                    }
+
+                    @Override
+                    public void heal(Backplane backplane) {
+                        proxies.get(backplane).heal();
+                    }
+
+                    @Override
+                    public void freeze(Backplane backplane) {
+                        proxies.get(backplane).freeze();
+                    }
+
+                    @Override
+                    public void kill(Backplane backplane) throws Exception {
+                        int pid = ((PostgresBackplane) backplane).listenerBackendPid();
+                        try (Connection c = cluster.schema.connect();
+                                PreparedStatement statement = c.prepareStatement("SELECT pg_terminate_backend(?)")) {
+                            statement.setInt(1, pid);
+                            statement.executeQuery().close();
+                        }
+                    }
+                });
+            }
+
+            @Override
+            public void close() throws Exception {
+                cluster.close();
+            }
+        };
     }
 
     /** Sends a NOTIFY on this test's channel as someone other than Chorus would. */

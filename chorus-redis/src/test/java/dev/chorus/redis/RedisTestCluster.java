@@ -2,12 +2,19 @@ package dev.chorus.redis;
 
 import dev.chorus.Backoff;
 import dev.chorus.ReplicaId;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.FaultProxy;
+import dev.chorus.testkit.RespClient;
 import dev.chorus.testkit.TestRedis;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.IdentityHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import java.util.function.UnaryOperator;
+import org.jspecify.annotations.Nullable;
 
 /** One test's Redis cluster: a fresh key prefix, replicas with fast timings, optionally behind a proxy. */
 final class RedisTestCluster implements AutoCloseable {
@@ -33,12 +40,102 @@ final class RedisTestCluster implements AutoCloseable {
     }
 
     RedisConnector connector(String host, int port, String keyPrefix) {
-        RedisConnector connector = RedisConnector.builder("redis://" + host + ":" + port)
+        return connector(host, port, keyPrefix, null);
+    }
+
+    RedisConnector connector(String host, int port, String keyPrefix, @Nullable String clientName) {
+        String query = clientName == null ? "" : "?clientName=" + clientName;
+        RedisConnector connector = RedisConnector.builder("redis://" + host + ":" + port + query)
                 .prefix(keyPrefix)
                 .commandTimeout(Duration.ofSeconds(2))
                 .build();
         resources.add(connector);
         return connector;
+    }
+
+    /**
+     * A compatibility-kit cluster: every replica reaches Redis through its own proxy and under its own client
+     * name, so one can be cut off, frozen or killed with {@code CLIENT KILL} alone.
+     */
+    static BackplaneCompatibilityKit.ClusterFixture fixture(String hint) {
+        RedisTestCluster cluster = new RedisTestCluster(hint);
+        Map<Backplane, FaultProxy> proxies = new IdentityHashMap<>();
+        Map<Backplane, String> clientNames = new IdentityHashMap<>();
+        return new BackplaneCompatibilityKit.ClusterFixture() {
+            private int count;
+
+            @Override
+            public Backplane join() {
+                FaultProxy proxy = cluster.proxy();
+                String name = "r" + ++count;
+                // A client name per replica lets kill() pick this replica's subscription out of CLIENT LIST.
+                String clientName = cluster.prefix.replace(':', '-') + "-" + name;
+                RedisBackplane backplane = cluster.replica(
+                        cluster.connector(proxy.host(), proxy.port(), cluster.prefix, clientName), name, b -> b);
+                proxies.put(backplane, proxy);
+                clientNames.put(backplane, clientName);
+                return backplane;
+            }
+
+            @Override
+            public Backplane joinOtherCluster() {
+                return cluster.replica(
+                        cluster.connector(cluster.server.host(), cluster.server.port(), cluster.prefix + "-other"),
+                        "stranger",
+                        b -> b);
+            }
+
+            @Override
+            public Optional<BackplaneCompatibilityKit.RawInjector> injectRaw() {
+                return Optional.of(bytes -> {
+                    try (RespClient client = cluster.server.client()) {
+                        client.send("PUBLISH".getBytes(), (cluster.prefix + ":bp").getBytes(), bytes);
+                    }
+                });
+            }
+
+            @Override
+            public Optional<BackplaneCompatibilityKit.Faults> faults() {
+                return Optional.of(new BackplaneCompatibilityKit.Faults() {
+                    @Override
+                    public void disconnect(Backplane backplane) {
+                        FaultProxy proxy = proxies.get(backplane);
+                        proxy.refuse(true);
+                        proxy.cut();
+                    }
+
+                    @Override
+                    public void heal(Backplane backplane) {
+                        proxies.get(backplane).heal();
+                    }
+
+                    @Override
+                    public void freeze(Backplane backplane) {
+                        proxies.get(backplane).freeze();
+                    }
+
+                    @Override
+                    public void kill(Backplane backplane) {
+                        String clientName = clientNames.get(backplane);
+                        try (RespClient client = cluster.server.client()) {
+                            String list = client.send("CLIENT", "LIST", "TYPE", "pubsub")
+                                    .asString();
+                            for (String line : list.split("\n")) {
+                                if (line.contains(" name=" + clientName + " ")) {
+                                    String id = line.substring(3, line.indexOf(' '));
+                                    client.send("CLIENT", "KILL", "ID", id);
+                                }
+                            }
+                        }
+                    }
+                });
+            }
+
+            @Override
+            public void close() throws Exception {
+                cluster.close();
+            }
+        };
     }
 
     FaultProxy proxy() {

@@ -82,6 +82,23 @@ public abstract class BackplaneCompatibilityKit {
 
         /** Lets {@code backplane} reconnect; it may take the transport's own backoff to do so. */
         void heal(Backplane backplane) throws Exception;
+
+        /**
+         * Stops bytes flowing on {@code backplane}'s connections without closing them, as a hung network path
+         * does; {@link #heal} lets them flow again. Transports without a proxy in front may not support it.
+         */
+        default void freeze(Backplane backplane) throws Exception {
+            throw new UnsupportedOperationException("this cluster fixture cannot freeze a connection");
+        }
+
+        /**
+         * Kills {@code backplane}'s connection from the server side, as an operator or a failover does
+         * ({@code pg_terminate_backend}, {@code CLIENT KILL}); the backplane reconnects on its own.
+         */
+        default void kill(Backplane backplane) throws Exception {
+            disconnect(backplane);
+            heal(backplane);
+        }
     }
 
     /** Creates this test's cluster; {@code testName} helps name its channel or schema. */
