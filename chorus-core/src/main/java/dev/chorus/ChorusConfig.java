@@ -66,6 +66,8 @@ public final class ChorusConfig {
     public static final String MAX_INSTANCES = "CHORUS_MAX_INSTANCES";
     public static final String DRAIN_DELAY = "CHORUS_DRAIN_DELAY";
     public static final String MAX_ENVELOPE_BYTES = "CHORUS_MAX_ENVELOPE_BYTES";
+    /** {@code on} (default) or {@code off}: whether replicated caches talk to other replicas at all. */
+    public static final String CACHE_REPLICATION = "CHORUS_CACHE_REPLICATION";
 
     public static final String DEFAULT_CHANNEL = "chorus";
     public static final int DEFAULT_CLUSTER_PORT = 7800;
@@ -97,6 +99,7 @@ public final class ChorusConfig {
     private final @Nullable Integer maxInstances;
     private final Duration drainDelay;
     private final int maxEnvelopeBytes;
+    private final boolean cacheReplication;
 
     private ChorusConfig(Reader r) {
         this.replicaName = r.replicaName;
@@ -112,6 +115,7 @@ public final class ChorusConfig {
         this.maxInstances = r.maxInstances;
         this.drainDelay = r.drainDelay;
         this.maxEnvelopeBytes = r.maxEnvelopeBytes;
+        this.cacheReplication = r.cacheReplication;
     }
 
     /**
@@ -206,6 +210,11 @@ public final class ChorusConfig {
         return maxEnvelopeBytes;
     }
 
+    /** Whether replicated caches send and hear invalidations ({@code CHORUS_CACHE_REPLICATION}, default on). */
+    public boolean cacheReplication() {
+        return cacheReplication;
+    }
+
     /** The database URL with any password replaced by {@code ****}, safe to log. */
     public Optional<String> databaseUrlMasked() {
         return databaseUrl().map(Secrets::maskUrl);
@@ -232,6 +241,7 @@ public final class ChorusConfig {
                 + (maxInstances == null ? "" : ", maxInstances=" + maxInstances)
                 + ", drainDelay=" + drainDelay
                 + ", maxEnvelopeBytes=" + maxEnvelopeBytes
+                + (cacheReplication ? "" : ", cacheReplication=off")
                 + "}";
     }
 
@@ -269,6 +279,7 @@ public final class ChorusConfig {
 
         Duration drainDelay = DEFAULT_DRAIN_DELAY;
         int maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES;
+        boolean cacheReplication = true;
 
         Reader(Function<String, @Nullable String> lookup) {
             this.lookup = lookup;
@@ -316,6 +327,7 @@ public final class ChorusConfig {
             maxInstances();
             drainDelay = duration(DRAIN_DELAY, DEFAULT_DRAIN_DELAY, "15s");
             maxEnvelopeBytes = size();
+            cacheReplication = onOff(CACHE_REPLICATION);
             crossChecks();
         }
 
@@ -344,6 +356,28 @@ public final class ChorusConfig {
                         DISCOVERY + "=TCP needs " + INITIAL_HOSTS
                                 + " listing every member, itself included (for example "
                                 + INITIAL_HOSTS + "=10.0.0.1[7800],10.0.0.2[7800])");
+            }
+        }
+
+        private boolean onOff(String variable) {
+            String value = get(variable);
+            if (value == null) {
+                return true;
+            }
+            switch (value.toLowerCase(Locale.ROOT)) {
+                case "on", "true", "yes" -> {
+                    return true;
+                }
+                case "off", "false", "no" -> {
+                    return false;
+                }
+                default -> {
+                    problem(
+                            variable,
+                            variable + "='" + value + "' is neither on nor off (for example " + variable
+                                    + "=off for a single-replica deployment)");
+                    return true;
+                }
             }
         }
 

@@ -87,6 +87,17 @@ class ChorusConfigTest {
     }
 
     @Test
+    void cacheReplication_isOnByDefaultAndAcceptsOnOffOnly() {
+        assertThat(ChorusConfig.defaults().cacheReplication()).isTrue();
+        assertThat(ChorusConfig.from(Map.of("CHORUS_CACHE_REPLICATION", "OFF")::get)
+                        .cacheReplication())
+                .isFalse();
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_CACHE_REPLICATION", "maybe")::get))
+                .isInstanceOf(ConfigurationException.class)
+                .hasMessageContaining("CHORUS_CACHE_REPLICATION='maybe' is neither on nor off");
+    }
+
+    @Test
     void from_severalProblems_reportsThemAllAtOnce() {
         assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_BACKPLANE", "kafka", "CLUSTER_PORT", "0")::get))
                 .isInstanceOf(ConfigurationException.class)

@@ -7,6 +7,7 @@ import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.PublishFailedException;
+import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.wire.Envelope;
@@ -54,7 +55,7 @@ import org.slf4j.LoggerFactory;
  * listener is lost (detected within 5 s, frozen links included), the canary does not come back, or the
  * server's notification queue fills past a threshold.
  */
-public final class PostgresBackplane extends AbstractBackplane {
+public final class PostgresBackplane extends AbstractBackplane implements TransactionalBackplane {
 
     /** Default channel, also the cluster name in envelopes. */
     public static final String DEFAULT_CHANNEL = ChorusConfig.DEFAULT_CHANNEL;
@@ -218,6 +219,7 @@ public final class PostgresBackplane extends AbstractBackplane {
      *     the message to), or the statement fails
      * @throws EnvelopeTooLargeException when the message exceeds the size limit
      */
+    @Override
     public void publish(Connection transaction, Message message) {
         Objects.requireNonNull(transaction, "transaction");
         Objects.requireNonNull(message, "message");
