@@ -95,6 +95,18 @@ final class RedisTestCluster implements AutoCloseable {
             }
 
             @Override
+            public Optional<BackplaneCompatibilityKit.RawInjector> injectEnvelope() {
+                return Optional.of(bytes -> {
+                    try (RespClient client = cluster.server.client()) {
+                        client.send(
+                                "PUBLISH".getBytes(),
+                                (cluster.prefix + ":bp").getBytes(),
+                                Frames.pack(java.util.List.of(bytes)));
+                    }
+                });
+            }
+
+            @Override
             public Optional<BackplaneCompatibilityKit.Faults> faults() {
                 return Optional.of(new BackplaneCompatibilityKit.Faults() {
                     @Override

@@ -58,6 +58,15 @@ public abstract class BackplaneCompatibilityKit {
             return Optional.empty();
         }
 
+        /**
+         * Puts encoded envelope bytes on this cluster's channel framed as another replica of this transport
+         * would send them, bypassing Chorus; empty if not supported. By default the same as {@link
+         * #injectRaw()}, for transports that carry one envelope per message unframed.
+         */
+        default Optional<RawInjector> injectEnvelope() {
+            return injectRaw();
+        }
+
         /** Breaks and restores one replica's link to the transport; empty if not supported. */
         default Optional<Faults> faults() {
             return Optional.empty();
