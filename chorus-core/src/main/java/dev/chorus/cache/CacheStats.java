@@ -13,7 +13,6 @@ package dev.chorus.cache;
  * @param flushes whole-cache flushes for any reason (remote invalidateAll excluded)
  * @param bypassedReads reads that skipped the cache because invalidations could not be proved to flow
  * @param staleFillsPrevented loaded values not kept because their key was invalidated during the load
- * @param announceFailures invalidations the backplane refused at first and that were retried
  * @param size entries held now (approximate)
  */
 public record CacheStats(
@@ -27,7 +26,6 @@ public record CacheStats(
         long flushes,
         long bypassedReads,
         long staleFillsPrevented,
-        long announceFailures,
         long size) {
 
     /** Hits over all reads answered either way, 0 when there were none. */

@@ -7,7 +7,6 @@ import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
-import dev.chorus.backplane.BackplaneClosedException;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
@@ -15,7 +14,6 @@ import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.health.Health;
 import dev.chorus.health.HealthIndicator;
 import dev.chorus.internal.Checks;
-import dev.chorus.internal.FailureLog;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.membership.MembershipListener;
@@ -32,7 +30,6 @@ import java.util.Collection;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -134,11 +131,6 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private boolean distrustLogged;
     private boolean everTrusted;
 
-    // Invalidations the backplane refused; re-announced before the next heartbeat, which waits for them.
-    private final Object pendingLock = new Object();
-    private final Set<String> pendingKeys = new LinkedHashSet<>();
-    private boolean pendingAll;
-
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
     private final LongAdder loads = new LongAdder();
@@ -149,9 +141,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private final LongAdder flushes = new LongAdder();
     private final LongAdder bypassedReads = new LongAdder();
     private final LongAdder staleFillsPrevented = new LongAdder();
-    private final LongAdder announceFailures = new LongAdder();
 
-    private final FailureLog announceLog = new FailureLog(LOG);
     private final @Nullable Subscription subscription;
     private final @Nullable Subscription membershipSubscription;
     private final ScheduledExecutorService scheduler;
@@ -511,61 +501,15 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
 
     // ---- announcing ----
 
+    /**
+     * Publishes an invalidation. The backplane stamps it with the next sequence number before it tries to
+     * send it, so one that fails to reach a replica shows up there as a gap (and a flush) with the next
+     * message, at the latest the next heartbeat: the returned future needs no handling here.
+     */
     private void announce(byte op, String key) {
-        if (!replication) {
-            return;
-        }
-        try {
+        if (replication) {
             backplane.publish(message(op, op == OP_INVALIDATE_ALL ? List.of() : List.of(key)));
-            if (announceLog.isFailing()) {
-                announceLog.recovered("Cache '" + name + "' announces invalidations again");
-            }
-        } catch (BackplaneClosedException e) {
-            throw e;
-        } catch (RuntimeException e) {
-            // Refused before it got a sequence number, so peers would not see a gap: keep it and retry.
-            announceFailures.increment();
-            synchronized (pendingLock) {
-                if (op == OP_INVALIDATE_ALL || pendingKeys.size() >= MAX_PENDING_KEYS) {
-                    pendingAll = true;
-                    pendingKeys.clear();
-                } else if (!pendingAll) {
-                    pendingKeys.add(key);
-                }
-            }
-            announceLog.failure(
-                    "Cache '" + name + "' could not announce an invalidation (" + FailureLog.describe(e)
-                            + "); it will retry, and holds back its heartbeats meanwhile so other replicas stop"
-                            + " trusting their copies after the staleness bound",
-                    null);
         }
-    }
-
-    /** Re-announces refused invalidations; true when none are left. */
-    private boolean retryPending() {
-        List<String> keys;
-        boolean all;
-        synchronized (pendingLock) {
-            if (!pendingAll && pendingKeys.isEmpty()) {
-                return true;
-            }
-            keys = new ArrayList<>(pendingKeys);
-            all = pendingAll;
-        }
-        try {
-            backplane.publish(all ? message(OP_INVALIDATE_ALL, List.of()) : message(OP_INVALIDATE, keys));
-        } catch (RuntimeException e) {
-            LOG.debug("Cache '{}' still cannot announce {} invalidations: {}", name, keys.size(), e.toString());
-            return false;
-        }
-        synchronized (pendingLock) {
-            if (all) {
-                pendingAll = false;
-            }
-            keys.forEach(pendingKeys::remove);
-        }
-        announceLog.recovered("Cache '" + name + "' announced the invalidations it had kept back");
-        return true;
     }
 
     private Message message(byte op, List<String> keys) {
@@ -589,9 +533,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             return;
         }
         try {
-            if (retryPending()) {
-                backplane.publish(message(OP_HEARTBEAT, List.of()));
-            }
+            backplane.publish(message(OP_HEARTBEAT, List.of()));
         } catch (RuntimeException e) {
             LOG.debug("Cache '{}' heartbeat not sent: {}", name, e.toString());
         }
@@ -888,7 +830,6 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 flushes.sum(),
                 bypassedReads.sum(),
                 staleFillsPrevented.sum(),
-                announceFailures.sum(),
                 cache.estimatedSize());
     }
 
@@ -926,7 +867,6 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
         if (subscription != null) {
             try {
-                retryPending();
                 backplane.publish(message(OP_LEAVE, List.of()));
             } catch (RuntimeException e) {
                 LOG.debug("Cache '{}' could not say goodbye: {}", name, e.toString());

@@ -469,6 +469,36 @@ class ReplicatedCacheTest {
     }
 
     @Test
+    void statsBindToMicrometer() {
+        ReplicatedCache<String, String> a = cache(replica("a"));
+        source.put("k", "v1");
+        read(a, "k");
+        read(a, "k");
+        a.invalidate("k");
+        io.micrometer.core.instrument.simple.SimpleMeterRegistry registry =
+                new io.micrometer.core.instrument.simple.SimpleMeterRegistry();
+
+        new CacheMetrics(a).bindTo(registry);
+
+        assertThat(registry.get("chorus.cache.reads")
+                        .tags("cache", "users", "result", "hit")
+                        .functionCounter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get("chorus.cache.reads")
+                        .tags("result", "miss")
+                        .functionCounter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get("chorus.cache.invalidations")
+                        .tags("origin", "local")
+                        .functionCounter()
+                        .count())
+                .isEqualTo(1);
+        assertThat(registry.get("chorus.cache.serving").gauge().value()).isEqualTo(1);
+    }
+
+    @Test
     void keyCodecsRoundTripAndNameTheProblem() {
         assertThat(KeyCodec.longs().decode(KeyCodec.longs().encode(42L))).isEqualTo(42L);
         java.util.UUID id = java.util.UUID.randomUUID();

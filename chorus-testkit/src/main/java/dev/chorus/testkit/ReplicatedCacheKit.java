@@ -123,7 +123,7 @@ public abstract class ReplicatedCacheKit {
     void staleness_cleanRun_noReadIsOlderThanTheBound() throws Exception {
         List<Node> nodes = threeReplicas();
         Run run = new Run(nodes, Strategy.best(nodes.get(0).backplane));
-        run.go(Duration.ofSeconds(4), () -> {});
+        run.go("clean", Duration.ofSeconds(4), () -> {});
         run.assertWithinBound();
         assertThat(run.readerStats().stream().mapToLong(CacheStats::hits).sum())
                 .as("the readers' caches answered reads")
@@ -139,7 +139,7 @@ public abstract class ReplicatedCacheKit {
     void staleness_afterCommitHook_noReadIsOlderThanTheBound() throws Exception {
         List<Node> nodes = threeReplicas();
         Run run = new Run(nodes, Strategy.AFTER_COMMIT);
-        run.go(Duration.ofSeconds(3), () -> {});
+        run.go("clean, after-commit hook", Duration.ofSeconds(3), () -> {});
         run.assertWithinBound();
     }
 
@@ -149,7 +149,7 @@ public abstract class ReplicatedCacheKit {
         List<Node> nodes = threeReplicas();
         Run run = new Run(nodes, Strategy.best(nodes.get(0).backplane));
         Node reader = nodes.get(1);
-        run.go(Duration.ofSeconds(6), () -> {
+        run.go("reader killed", Duration.ofSeconds(6), () -> {
             faults.kill(reader.backplane);
         });
         run.assertWithinBound();
@@ -164,7 +164,7 @@ public abstract class ReplicatedCacheKit {
         List<Node> nodes = threeReplicas();
         Run run = new Run(nodes, Strategy.best(nodes.get(0).backplane));
         Node reader = nodes.get(1);
-        run.go(Duration.ofSeconds(8), () -> {
+        run.go("reader frozen", Duration.ofSeconds(8), () -> {
             faults.freeze(reader.backplane);
             await().atMost(BOUND.multipliedBy(4)).until(() -> !reader.cache.isServing());
             LockSupport.parkNanos(BOUND.toNanos()); // keep writing while the reader bypasses
@@ -183,7 +183,7 @@ public abstract class ReplicatedCacheKit {
         List<Node> nodes = threeReplicas();
         Run run = new Run(nodes, Strategy.best(nodes.get(0).backplane));
         Node writer = nodes.get(0);
-        run.go(Duration.ofSeconds(8), () -> {
+        run.go("writer frozen", Duration.ofSeconds(8), () -> {
             faults.freeze(writer.backplane);
             LockSupport.parkNanos(BOUND.multipliedBy(2).toNanos());
             faults.heal(writer.backplane);
@@ -213,7 +213,7 @@ public abstract class ReplicatedCacheKit {
             }
         }
 
-        void go(Duration length, FaultAction fault) throws Exception {
+        void go(String label, Duration length, FaultAction fault) throws Exception {
             List<Thread> threads = new ArrayList<>();
             threads.add(Thread.ofVirtual().name("cachekit-writer").start(this::write));
             for (Node reader : readers) {
@@ -231,7 +231,8 @@ public abstract class ReplicatedCacheKit {
                 thread.join(Duration.ofSeconds(30));
             }
             LOG.info(
-                    "Staleness check on {} with {}: {} writes, {} reads, worst staleness {} ms (bound {} ms){}",
+                    "Staleness check [{}] on {} with {}: {} writes, {} reads, worst staleness {} ms (bound {} ms){}",
+                    label,
                     writer.backplane.backend(),
                     strategy,
                     writes.get(),
