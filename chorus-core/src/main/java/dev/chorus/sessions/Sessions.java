@@ -1,0 +1,685 @@
+package dev.chorus.sessions;
+
+import dev.chorus.ChorusException;
+import dev.chorus.ReplicaId;
+import dev.chorus.Subscription;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.backplane.Message;
+import dev.chorus.backplane.Subscriber;
+import dev.chorus.internal.Checks;
+import dev.chorus.internal.FailureLog;
+import dev.chorus.leases.Lease;
+import dev.chorus.leases.LeaseLostException;
+import dev.chorus.leases.LeaseOwner;
+import dev.chorus.leases.Leases;
+import dev.chorus.membership.Member;
+import dev.chorus.membership.Membership;
+import dev.chorus.membership.MembershipListener;
+import dev.chorus.wire.Envelope;
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.DataInputStream;
+import java.io.DataOutputStream;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The sessions this replica holds, and the {@link Dispatcher} that reaches any replica's sessions.
+ *
+ * <p>A replica that accepts a client session {@link #claim claims} it: a lease on {@code session:<id>}
+ * with a fencing token, renewed while the session lives and released when it closes. A newer claim always
+ * wins; the previous holder hears of it (a broadcast on {@code chorus.sessions}, or its next renewal
+ * failing) and its handler is told to close the client's socket. A holder that cannot renew stops acting
+ * for the session at its lease deadline: it fails closed.
+ *
+ * <p>A dispatch looks the owner up in the lease store, sends the message on the owner's own topic ({@code
+ * chorus.dispatch.<replica uuid>}) with the token it saw, and waits for the owner's answer on its own
+ * reply topic. The owner hands it to the session's handler only if it holds the session with exactly that
+ * token and its lease deadline has not passed.
+ */
+public final class Sessions implements Dispatcher, AutoCloseable {
+
+    /** Default session lease time to live. */
+    public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(10);
+    /** Prefix of the lease keys of sessions. */
+    public static final String LEASE_PREFIX = "session:";
+    /** Topic of claim announcements. */
+    public static final String CLAIMS_TOPIC = "chorus.sessions";
+    /** Prefix of each replica's dispatch topic; the replica's uuid follows. */
+    public static final String DISPATCH_PREFIX = "chorus.dispatch.";
+    /** Prefix of each replica's dispatch reply topic; the replica's uuid follows. */
+    public static final String REPLY_PREFIX = "chorus.dispatch-reply.";
+
+    private static final Logger LOG = LoggerFactory.getLogger(Sessions.class);
+    private static final int MAX_ID_LENGTH = 200;
+    private static final byte CLAIMED = 'C';
+    private static final byte REQUEST = 'Q';
+    private static final byte REPLY = 'R';
+    // Reply codes: the public outcomes plus MISMATCH, "I hold it with another token: look again".
+    private static final int MISMATCH = 99;
+
+    private final Backplane backplane;
+    private final Leases leases;
+    private final @Nullable Membership membership;
+    private final Duration ttl;
+    private final long renewEvery;
+    private final LongSupplier nanoClock;
+    private final ReplicaId self;
+
+    private final Map<String, Session> local = new ConcurrentHashMap<>();
+    private final Map<Long, Pending> pending = new ConcurrentHashMap<>();
+    private final AtomicLong requestIds = new AtomicLong();
+    // Replicas membership saw leave or expire; a snapshot of live members would lag behind new joiners.
+    private final Map<ReplicaId, Long> departed =
+            java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>() {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<ReplicaId, Long> eldest) {
+                    return size() > 1000;
+                }
+            });
+    private final @Nullable Subscription membershipSubscription;
+    private final ScheduledExecutorService scheduler;
+    private final List<Subscription> subscriptions;
+    private final FailureLog renewLog = new FailureLog(LOG);
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile boolean draining;
+
+    private final LongAdder dispatched = new LongAdder();
+    private final LongAdder served = new LongAdder();
+
+    private Sessions(Builder b) {
+        this.backplane = b.backplane;
+        this.leases = b.leases;
+        this.membership = b.membership;
+        this.ttl = b.ttl;
+        this.renewEvery = ttl.toNanos() / 3;
+        this.nanoClock = b.nanoClock;
+        this.self = backplane.replica();
+        this.scheduler = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("chorus-sessions").factory());
+        this.subscriptions = List.of(
+                backplane.subscribe(CLAIMS_TOPIC, this::onClaim),
+                backplane.subscribe(DISPATCH_PREFIX + self.uuid(), new Requests()),
+                backplane.subscribe(REPLY_PREFIX + self.uuid(), this::onReply));
+        this.membershipSubscription = membership == null
+                ? null
+                : membership.onChange(new MembershipListener() {
+                    @Override
+                    public void onLeft(Member member, LeaveReason reason) {
+                        departed.put(member.id(), System.nanoTime());
+                    }
+
+                    @Override
+                    public void onJoined(Member member) {
+                        departed.remove(member.id());
+                    }
+                });
+        long tick = Math.clamp(
+                ttl.toNanos() / 10,
+                Duration.ofMillis(20).toNanos(),
+                Duration.ofMillis(500).toNanos());
+        scheduler.scheduleWithFixedDelay(this::maintain, tick, tick, TimeUnit.NANOSECONDS);
+    }
+
+    /** Starts building the sessions of this replica on {@code backplane}, with leases from {@code leases}. */
+    public static Builder builder(Backplane backplane, Leases leases) {
+        return new Builder(backplane, leases);
+    }
+
+    // ---- owning ----
+
+    /**
+     * Claims {@code sessionId} for this replica, taking it from whichever replica held it (the client
+     * reconnected here). Completes with the session once the lease store granted a new, larger token.
+     *
+     * @throws ChorusException (in the future) when this replica is draining or closed
+     */
+    public CompletableFuture<Session> claim(String sessionId, SessionHandler handler) {
+        checkId(sessionId);
+        Objects.requireNonNull(handler, "handler");
+        if (draining || closed.get()) {
+            return CompletableFuture.failedFuture(new ChorusException("Replica " + self
+                    + " is shutting down and takes no new sessions; the client should reconnect to another"
+                    + " replica"));
+        }
+        return leases.claim(LEASE_PREFIX + sessionId, ttl).thenApply(lease -> {
+            Session session = new Session(sessionId, lease, handler, this, nanoClock.getAsLong() + renewEvery);
+            Session previous = local.put(sessionId, session);
+            if (previous != null) {
+                end(
+                        previous,
+                        Session.EndReason.SUPERSEDED,
+                        "claimed again on this replica with token " + lease.token());
+            }
+            announceClaim(sessionId, lease.token());
+            LOG.debug("Claimed session {} with token {}", sessionId, lease.token());
+            return session;
+        });
+    }
+
+    /** The session {@code sessionId} if this replica holds it and may act for it. */
+    public Optional<Session> local(String sessionId) {
+        Session session = local.get(sessionId);
+        return session != null && session.isActive() ? Optional.of(session) : Optional.empty();
+    }
+
+    /** How many sessions this replica holds. */
+    public int localCount() {
+        return local.size();
+    }
+
+    /** Whether {@link #drain()} was called. */
+    public boolean isDraining() {
+        return draining;
+    }
+
+    /**
+     * Stops taking new sessions and answers dispatches with OWNER_DRAINING, so operators learn at once that
+     * the client must reconnect elsewhere; sessions stay open until {@link #close()}.
+     */
+    public void drain() {
+        draining = true;
+        LOG.info(
+                "Sessions draining on {}: {} sessions held, dispatches now answered OWNER_DRAINING",
+                self,
+                local.size());
+    }
+
+    void end(Session session, Session.EndReason why, String reason) {
+        if (!session.end(why)) {
+            return;
+        }
+        local.remove(session.id(), session);
+        if (why == Session.EndReason.CLOSED || why == Session.EndReason.DRAINED) {
+            leases.release(session.lease()).whenComplete((ignored, error) -> {
+                if (error != null) {
+                    LOG.debug("Releasing session {} failed; it expires instead: {}", session.id(), error.toString());
+                }
+            });
+        }
+        if (why == Session.EndReason.SUPERSEDED || why == Session.EndReason.LEASE_LOST) {
+            LOG.info("Session {} (token {}) ended on {}: {} — {}", session.id(), session.token(), self, why, reason);
+        }
+        session.executor.execute(() -> session.handler().onEnded(session, why, reason));
+    }
+
+    private void announceClaim(String sessionId, long token) {
+        try {
+            backplane.publish(Message.of(CLAIMS_TOPIC, write(out -> {
+                out.writeByte(CLAIMED);
+                out.writeUTF(sessionId);
+                out.writeLong(token);
+            })));
+        } catch (RuntimeException e) {
+            // The old holder still learns at its next renewal.
+            LOG.debug("Could not announce the claim of {}: {}", sessionId, e.toString());
+        }
+    }
+
+    private void onClaim(Envelope envelope) {
+        if (envelope.isFrom(self)) {
+            return;
+        }
+        try (DataInputStream in = read(envelope)) {
+            if (in.readByte() != CLAIMED) {
+                return;
+            }
+            String sessionId = in.readUTF();
+            long token = in.readLong();
+            Session mine = local.get(sessionId);
+            if (mine != null && mine.token() < token) {
+                end(
+                        mine,
+                        Session.EndReason.SUPERSEDED,
+                        "the client reconnected to replica " + envelope.origin() + ", which claimed the session"
+                                + " with token " + token);
+            }
+        } catch (IOException e) {
+            LOG.debug("Unreadable claim announcement from {}", envelope.origin());
+        }
+    }
+
+    /** Renews leases that are due and ends sessions whose lease deadline passed. */
+    private void maintain() {
+        long now = nanoClock.getAsLong();
+        for (Session session : local.values()) {
+            if (!session.lease().isValid()) {
+                end(
+                        session,
+                        Session.EndReason.LEASE_LOST,
+                        "its lease could not be renewed before the deadline (lease store unreachable?), so this"
+                                + " replica stops acting for it");
+            } else if (!session.renewing && now - session.nextRenewAt >= 0) {
+                renew(session);
+            }
+        }
+    }
+
+    private void renew(Session session) {
+        session.renewing = true;
+        Lease current = session.lease();
+        leases.renew(current).whenComplete((renewed, error) -> {
+            session.renewing = false;
+            if (error == null) {
+                session.renewed(renewed);
+                session.nextRenewAt = nanoClock.getAsLong() + renewEvery;
+                if (renewLog.isFailing()) {
+                    renewLog.recovered("Session leases renew again on " + self);
+                }
+                return;
+            }
+            Throwable cause =
+                    error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+            if (cause instanceof LeaseLostException lost) {
+                leases.owner(LEASE_PREFIX + session.id()).whenComplete((owner, e) -> {
+                    if (owner != null
+                            && owner.isPresent()
+                            && !owner.get().holder().equals(self)) {
+                        end(
+                                session,
+                                Session.EndReason.SUPERSEDED,
+                                "replica " + owner.get().holder() + " claimed it with token "
+                                        + owner.get().token());
+                    } else {
+                        end(session, Session.EndReason.LEASE_LOST, lost.getMessage());
+                    }
+                });
+            } else {
+                renewLog.failure(
+                        "Could not renew the lease of session " + session.id() + " on " + self + " ("
+                                + FailureLog.describe(cause) + "); retrying until its deadline in "
+                                + current.remaining().toMillis() + " ms, then the session ends",
+                        null);
+            }
+        });
+    }
+
+    // ---- dispatching ----
+
+    @Override
+    public CompletionStage<DispatchResult> dispatch(String sessionId, byte[] payload, Duration timeout) {
+        checkId(sessionId);
+        Objects.requireNonNull(payload, "payload");
+        Checks.positive("timeout", timeout);
+        long start = nanoClock.getAsLong();
+        Pending call = new Pending(requestIds.incrementAndGet(), sessionId, payload.clone(), start);
+        dispatched.increment();
+        pending.put(call.id, call);
+        call.timeout = scheduler.schedule(
+                () -> finish(
+                        call,
+                        DispatchResult.Outcome.TIMEOUT,
+                        call.owner,
+                        call.token,
+                        "no answer from " + (call.owner == null ? "the lease store" : "replica " + call.owner)
+                                + " within " + timeout.toMillis() + " ms; the message may or may not have been"
+                                + " handled"),
+                timeout.toNanos(),
+                TimeUnit.NANOSECONDS);
+        lookUp(call);
+        return call.result;
+    }
+
+    private void lookUp(Pending call) {
+        call.attempts++;
+        leases.owner(LEASE_PREFIX + call.sessionId).whenComplete((owner, error) -> {
+            if (error != null) {
+                finish(
+                        call,
+                        DispatchResult.Outcome.TIMEOUT,
+                        null,
+                        0,
+                        "the lease store could not say who holds session " + call.sessionId + ": "
+                                + FailureLog.describe(error));
+            } else if (owner.isEmpty()) {
+                finish(
+                        call,
+                        DispatchResult.Outcome.NO_LIVE_SESSION,
+                        null,
+                        0,
+                        "no replica holds session " + call.sessionId);
+            } else {
+                send(call, owner.get());
+            }
+        });
+    }
+
+    private void send(Pending call, LeaseOwner owner) {
+        call.owner = owner.holder();
+        call.token = owner.token();
+        if (owner.holder().equals(self)) {
+            serve(
+                    call.sessionId,
+                    owner.token(),
+                    self,
+                    call.payload,
+                    (code, token, reason) -> answered(call, code, token, reason));
+            return;
+        }
+        if (departed.containsKey(owner.holder())) {
+            finish(
+                    call,
+                    DispatchResult.Outcome.NO_LIVE_SESSION,
+                    owner.holder(),
+                    owner.token(),
+                    "session " + call.sessionId + " is held by replica " + owner.holder() + ", which is no longer"
+                            + " live (membership saw it leave); its lease expires at " + owner.expiresAt());
+            return;
+        }
+        try {
+            backplane.publish(Message.of(DISPATCH_PREFIX + owner.holder().uuid(), write(out -> {
+                out.writeByte(REQUEST);
+                out.writeLong(call.id);
+                out.writeUTF(call.sessionId);
+                out.writeLong(owner.token());
+                out.writeInt(call.payload.length);
+                out.write(call.payload);
+            })));
+        } catch (RuntimeException e) {
+            finish(
+                    call,
+                    DispatchResult.Outcome.TIMEOUT,
+                    owner.holder(),
+                    owner.token(),
+                    "could not send: " + e.getMessage());
+        }
+    }
+
+    private void onReply(Envelope envelope) {
+        try (DataInputStream in = read(envelope)) {
+            if (in.readByte() != REPLY) {
+                return;
+            }
+            long id = in.readLong();
+            int code = in.readUnsignedByte();
+            long token = in.readLong();
+            String reason = in.readUTF();
+            Pending call = pending.get(id);
+            if (call != null) {
+                answered(call, code, token, reason);
+            }
+        } catch (IOException e) {
+            LOG.debug("Unreadable dispatch reply from {}", envelope.origin());
+        }
+    }
+
+    private void answered(Pending call, int code, long token, String reason) {
+        if (code == MISMATCH) {
+            if (call.attempts < 2) {
+                lookUp(call); // the lease store knows a newer claim than the one we addressed
+                return;
+            }
+            finish(call, DispatchResult.Outcome.NO_LIVE_SESSION, call.owner, token, reason);
+            return;
+        }
+        DispatchResult.Outcome[] outcomes = DispatchResult.Outcome.values();
+        if (code >= outcomes.length) {
+            finish(call, DispatchResult.Outcome.REJECTED, call.owner, token, "unknown answer " + code + ": " + reason);
+            return;
+        }
+        finish(call, outcomes[code], call.owner, token, reason);
+    }
+
+    private void finish(
+            Pending call, DispatchResult.Outcome outcome, @Nullable ReplicaId replica, long token, String reason) {
+        if (!pending.remove(call.id, call)) {
+            return;
+        }
+        ScheduledFuture<?> timeout = call.timeout;
+        if (timeout != null) {
+            timeout.cancel(false);
+        }
+        Duration roundTrip = Duration.ofNanos(nanoClock.getAsLong() - call.start);
+        call.result.complete(new DispatchResult(outcome, replica, token, roundTrip, reason));
+    }
+
+    /** Answers a request for one of this replica's sessions through {@code reply}. */
+    private void serve(String sessionId, long token, ReplicaId from, byte[] payload, Reply reply) {
+        served.increment();
+        if (draining || closed.get()) {
+            reply.send(DispatchResult.Outcome.OWNER_DRAINING.ordinal(), token, "replica " + self + " is shutting down");
+            return;
+        }
+        Session session = local.get(sessionId);
+        if (session == null || session.endReason() != null) {
+            reply.send(
+                    DispatchResult.Outcome.NO_LIVE_SESSION.ordinal(),
+                    0,
+                    "replica " + self + " does not hold session " + sessionId);
+            return;
+        }
+        if (!session.lease().isValid()) {
+            reply.send(
+                    DispatchResult.Outcome.NO_LIVE_SESSION.ordinal(),
+                    session.token(),
+                    "replica " + self + " could not renew the lease of session " + sessionId + " in time and"
+                            + " no longer acts for it");
+            return;
+        }
+        if (session.token() != token) {
+            reply.send(
+                    MISMATCH,
+                    session.token(),
+                    "replica " + self + " holds session " + sessionId + " with token " + session.token() + ", not "
+                            + token);
+            return;
+        }
+        session.executor.execute(() -> {
+            // Checked again: the lease may have run out while this waited behind earlier messages.
+            if (!session.isActive()) {
+                reply.send(
+                        DispatchResult.Outcome.NO_LIVE_SESSION.ordinal(),
+                        session.token(),
+                        "session " + sessionId + " ended on replica " + self + " before the message was handled");
+                return;
+            }
+            CompletionStage<Acceptance> stage;
+            try {
+                stage = session.handler().onDispatch(new Dispatch(sessionId, token, from, payload));
+            } catch (RuntimeException e) {
+                stage = CompletableFuture.failedFuture(e);
+            }
+            stage.whenComplete((acceptance, error) -> {
+                if (error != null) {
+                    reply.send(
+                            DispatchResult.Outcome.REJECTED.ordinal(),
+                            token,
+                            "the session handler failed: " + FailureLog.describe(error));
+                } else if (acceptance.accepted()) {
+                    reply.send(DispatchResult.Outcome.DELIVERED.ordinal(), token, "delivered");
+                } else {
+                    reply.send(
+                            DispatchResult.Outcome.REJECTED.ordinal(),
+                            token,
+                            Objects.requireNonNullElse(acceptance.reason(), "rejected"));
+                }
+            });
+        });
+    }
+
+    /** Dispatch requests addressed to this replica. */
+    private final class Requests implements Subscriber {
+        @Override
+        public void onMessage(Envelope envelope) {
+            long id;
+            String sessionId;
+            long token;
+            byte[] payload;
+            try (DataInputStream in = read(envelope)) {
+                if (in.readByte() != REQUEST) {
+                    return;
+                }
+                id = in.readLong();
+                sessionId = in.readUTF();
+                token = in.readLong();
+                payload = new byte[in.readInt()];
+                in.readFully(payload);
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("Unreadable dispatch request from {}", envelope.origin());
+                return;
+            }
+            ReplicaId requester = envelope.origin();
+            serve(sessionId, token, requester, payload, (code, answeredToken, reason) -> {
+                try {
+                    backplane.publish(Message.of(REPLY_PREFIX + requester.uuid(), write(out -> {
+                        out.writeByte(REPLY);
+                        out.writeLong(id);
+                        out.writeByte(code);
+                        out.writeLong(answeredToken);
+                        out.writeUTF(reason.length() > 2000 ? reason.substring(0, 2000) : reason);
+                    })));
+                } catch (RuntimeException e) {
+                    LOG.debug("Could not answer dispatch {} from {}: {}", id, requester, e.toString());
+                }
+            });
+        }
+    }
+
+    /** Where the owner's answer to one request goes. */
+    @FunctionalInterface
+    private interface Reply {
+        void send(int code, long token, String reason);
+    }
+
+    /** One dispatch waiting for its outcome. */
+    private static final class Pending {
+        final long id;
+        final String sessionId;
+        final byte[] payload;
+        final long start;
+        final CompletableFuture<DispatchResult> result = new CompletableFuture<>();
+        volatile @Nullable ScheduledFuture<?> timeout;
+        volatile @Nullable ReplicaId owner;
+        volatile long token;
+        volatile int attempts;
+
+        Pending(long id, String sessionId, byte[] payload, long start) {
+            this.id = id;
+            this.sessionId = sessionId;
+            this.payload = payload;
+            this.start = start;
+        }
+    }
+
+    // ---- plumbing ----
+
+    /** Counters: dispatches sent from here, requests served here. */
+    public Map<String, Long> stats() {
+        return Map.of("dispatched", dispatched.sum(), "served", served.sum(), "held", (long) local.size());
+    }
+
+    private static void checkId(String sessionId) {
+        Objects.requireNonNull(sessionId, "sessionId");
+        if (sessionId.isEmpty()
+                || sessionId.length() > MAX_ID_LENGTH
+                || sessionId.chars().anyMatch(Character::isISOControl)) {
+            throw new ChorusException("Session id '" + sessionId + "' is not valid: 1 to " + MAX_ID_LENGTH
+                    + " characters without control characters (for example an agent id like 'agent-42')");
+        }
+    }
+
+    @FunctionalInterface
+    private interface Writer {
+        void write(DataOutputStream out) throws IOException;
+    }
+
+    private static byte[] write(Writer writer) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            writer.write(out);
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot happen: writing to memory", e);
+        }
+        return bytes.toByteArray();
+    }
+
+    private static DataInputStream read(Envelope envelope) {
+        return new DataInputStream(new ByteArrayInputStream(envelope.payload()));
+    }
+
+    /**
+     * Ends every session held here (their handlers hear DRAINED and their leases are released), stops
+     * renewing and answering; dispatches still waiting complete as TIMEOUT. Idempotent. Does not close the
+     * backplane or the lease store.
+     */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        draining = true;
+        for (Session session : local.values()) {
+            end(session, Session.EndReason.DRAINED, "replica " + self + " is shutting down; reconnect to another");
+        }
+        subscriptions.forEach(Subscription::close);
+        if (membershipSubscription != null) {
+            membershipSubscription.close();
+        }
+        for (Pending call : pending.values()) {
+            finish(call, DispatchResult.Outcome.TIMEOUT, call.owner, call.token, "the dispatcher was closed");
+        }
+        scheduler.shutdownNow();
+    }
+
+    /** Options of {@link Sessions}. */
+    public static final class Builder {
+        private final Backplane backplane;
+        private final Leases leases;
+        private @Nullable Membership membership;
+        private Duration ttl = DEFAULT_LEASE_TTL;
+        private LongSupplier nanoClock = System::nanoTime;
+
+        private Builder(Backplane backplane, Leases leases) {
+            this.backplane = Objects.requireNonNull(backplane, "backplane");
+            this.leases = Objects.requireNonNull(leases, "leases");
+        }
+
+        /**
+         * How long a session's lease lives without renewal (default 10 s; renewed every third of it). A crashed
+         * owner's sessions become claimable, and dispatches to them NO_LIVE_SESSION, after at most this long.
+         */
+        public Builder leaseTtl(Duration ttl) {
+            this.ttl = Checks.positive("leaseTtl", ttl);
+            return this;
+        }
+
+        /**
+         * The cluster's membership: a dispatch to an owner that membership saw leave or expire fails at once
+         * with NO_LIVE_SESSION instead of waiting for its lease to expire.
+         */
+        public Builder membership(Membership membership) {
+            this.membership = Objects.requireNonNull(membership, "membership");
+            return this;
+        }
+
+        /** A clock for tests; {@link System#nanoTime()} by default. */
+        Builder nanoClock(LongSupplier nanoClock) {
+            this.nanoClock = Objects.requireNonNull(nanoClock, "nanoClock");
+            return this;
+        }
+
+        /** Subscribes to the claim, dispatch and reply topics and starts renewing. */
+        public Sessions build() {
+            return new Sessions(this);
+        }
+    }
+}

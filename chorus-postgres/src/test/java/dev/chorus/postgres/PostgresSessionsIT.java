@@ -1,0 +1,69 @@
+package dev.chorus.postgres;
+
+import dev.chorus.backplane.Backplane;
+import dev.chorus.testkit.BackplaneCompatibilityKit;
+import dev.chorus.testkit.FaultProxy;
+import dev.chorus.testkit.SessionsCompatibilityKit;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/** Sessions and dispatch on PostgreSQL: backplane, leases and membership all in one database. */
+class PostgresSessionsIT extends SessionsCompatibilityKit {
+
+    @Override
+    protected Cluster newCluster(String testName) {
+        PgTestCluster cluster = new PgTestCluster("sessions");
+        Map<Backplane, FaultProxy> proxies = new IdentityHashMap<>();
+        List<AutoCloseable> stores = new ArrayList<>();
+        return new Cluster() {
+            @Override
+            public Replica join(String name) {
+                // Backplane, leases and membership share one proxy, so one replica can lose its store alone.
+                FaultProxy proxy = cluster.proxy();
+                PostgresDatabase database = cluster.database(proxy.host(), proxy.port());
+                PostgresBackplane backplane = cluster.replica(database, name, b -> b);
+                PostgresLeases leases = PostgresLeases.builder(database, backplane.replica())
+                        .cluster(cluster.channel)
+                        .timeout(Duration.ofSeconds(1))
+                        .build();
+                PostgresMembership membership = PostgresMembership.builder(database, backplane.replica())
+                        .cluster(cluster.channel)
+                        .heartbeatInterval(Duration.ofMillis(200))
+                        .expiry(Duration.ofSeconds(2))
+                        .build();
+                proxies.put(backplane, proxy);
+                stores.add(leases);
+                stores.add(membership);
+                return new Replica(backplane, leases, membership);
+            }
+
+            @Override
+            public Optional<BackplaneCompatibilityKit.Faults> faults() {
+                return Optional.of(new BackplaneCompatibilityKit.Faults() {
+                    @Override
+                    public void disconnect(Backplane backplane) {
+                        proxies.get(backplane).refuse(true);
+                        proxies.get(backplane).cut();
+                    }
+
+                    @Override
+                    public void heal(Backplane backplane) {
+                        proxies.get(backplane).heal();
+                    }
+                });
+            }
+
+            @Override
+            public void close() throws Exception {
+                for (AutoCloseable store : stores) {
+                    store.close();
+                }
+                cluster.close();
+            }
+        };
+    }
+}
