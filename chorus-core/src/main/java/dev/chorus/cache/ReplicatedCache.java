@@ -590,7 +590,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 }
             }
             if (!fromSelf) {
-                heard(envelope.origin());
+                heard(envelope);
             }
         }
 
@@ -624,9 +624,16 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         return nanoClock.getAsLong() - trustedUntil < 0;
     }
 
-    private void heard(ReplicaId origin) {
+    private void heard(Envelope envelope) {
+        ReplicaId origin = envelope.origin();
         long now = nanoClock.getAsLong();
         synchronized (trustLock) {
+            if (!heardUntil.containsKey(origin) && envelope.sequence() > 1) {
+                // The backplane takes an origin's first message as its baseline, so anything that origin sent
+                // between this subscription and now could have been lost unseen.
+                flush("first message heard from replica " + origin + " is #" + envelope.sequence()
+                        + ", so invalidations it sent since this cache subscribed may have been missed");
+            }
             heardUntil.put(origin, now + window);
             lastHeard.put(origin, now);
             recomputeTrust(now, null);

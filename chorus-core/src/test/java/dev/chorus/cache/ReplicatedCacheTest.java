@@ -75,6 +75,12 @@ class ReplicatedCacheTest {
         return cache;
     }
 
+    /** Waits until every cache has heard every other, so their sequences are tracked from then on. */
+    private static void connected(ReplicatedCache<?, ?>... caches) {
+        await().until(() ->
+                java.util.Arrays.stream(caches).allMatch(c -> c.peers().size() == caches.length - 1));
+    }
+
     private String read(ReplicatedCache<String, String> cache, String key) {
         return cache.get(key, source::get);
     }
@@ -83,6 +89,7 @@ class ReplicatedCacheTest {
     void invalidationOnOneReplicaReachesTheOthers() {
         ReplicatedCache<String, String> a = cache(replica("a"));
         ReplicatedCache<String, String> b = cache(replica("b"));
+        connected(a, b);
         source.put("k", "v1");
         assertThat(read(a, "k")).isEqualTo("v1");
         assertThat(read(b, "k")).isEqualTo("v1");
@@ -102,6 +109,7 @@ class ReplicatedCacheTest {
     void putStoresHereAndInvalidatesElsewhere() {
         ReplicatedCache<String, String> a = cache(replica("a"));
         ReplicatedCache<String, String> b = cache(replica("b"));
+        connected(a, b);
         source.put("k", "v1");
         read(b, "k");
 
@@ -119,6 +127,7 @@ class ReplicatedCacheTest {
     void invalidateAllFlushesEveryReplica() {
         ReplicatedCache<String, String> a = cache(replica("a"));
         ReplicatedCache<String, String> b = cache(replica("b"));
+        connected(a, b);
         source.put("x", "1");
         source.put("y", "2");
         read(b, "x");
@@ -158,6 +167,7 @@ class ReplicatedCacheTest {
     void valueLoadedBeforeARemoteInvalidationIsNotStoredAfterIt() throws Exception {
         ReplicatedCache<String, String> a = cache(replica("a"));
         ReplicatedCache<String, String> b = cache(replica("b"));
+        connected(a, b);
         source.put("k", "old");
         CountDownLatch loading = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
@@ -230,6 +240,7 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         ReplicatedCache<String, String> a = cache(ra);
         ReplicatedCache<String, String> b = cache(rb);
+        await().until(() -> b.peers().contains(ra.id())); // a's sequence is being tracked from here on
         source.put("k", "v1");
         read(b, "k");
 
@@ -264,6 +275,25 @@ class ReplicatedCacheTest {
         assertThat(b.getIfPresent("k")).isNull();
     }
 
+    @Test
+    void anOriginFirstHeardMidStreamFlushesBecauseItsEarlierMessagesCannotBeAccountedFor() {
+        LocalCluster.LocalReplica rb = replica("b");
+        ReplicatedCache<String, String> b = cache(rb);
+        source.put("k", "v1");
+        read(b, "k");
+        EnvelopeCodec codec = EnvelopeCodec.builder("cachetest").build();
+        byte[] heartbeat = {'H', 0, 0, 0, 0};
+
+        cluster.inject(rb.id(), codec.encode(envelope(ReplicaId.random("newcomer"), 1, heartbeat)));
+        await().until(() -> b.peers().size() == 1);
+        assertThat(b.stats().flushes()).isZero(); // sequence 1: nothing came before it
+
+        cluster.inject(rb.id(), codec.encode(envelope(ReplicaId.random("veteran"), 17, heartbeat)));
+        await().until(() -> b.peers().size() == 2);
+        assertThat(b.stats().flushes()).isEqualTo(1);
+        assertThat(b.getIfPresent("k")).isNull();
+    }
+
     private static Envelope envelope(ReplicaId origin, long sequence, byte[] payload) {
         return Envelope.of(
                 Envelope.Kind.MESSAGE,
@@ -283,6 +313,7 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         ReplicatedCache<String, String> a = cache(ra);
         ReplicatedCache<String, String> b = cache(rb);
+        connected(a, b);
         source.put("k", "v1");
         read(b, "k");
         await().until(() -> b.peers().contains(ra.id()));
@@ -311,6 +342,7 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         cache(ra);
         ReplicatedCache<String, String> b = cache(rb);
+        await().until(() -> b.peers().size() == 1);
         await().until(() -> b.peers().contains(ra.id()));
         assertThat(b.isServing()).isTrue();
 
@@ -328,13 +360,15 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         ReplicatedCache<String, String> a = cache(ra);
         ReplicatedCache<String, String> b = cache(rb);
+        connected(a, b);
         await().until(() -> b.peers().contains(ra.id()));
+        long flushesBefore = b.stats().flushes();
 
         a.close();
 
         await().until(() -> b.peers().isEmpty());
         await().during(BOUND.multipliedBy(2)).until(b::isServing);
-        assertThat(b.stats().flushes()).isZero();
+        assertThat(b.stats().flushes()).isEqualTo(flushesBefore);
     }
 
     @Test
@@ -343,14 +377,16 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         cache(ra);
         ReplicatedCache<String, String> b = cache(rb, o -> o.membership(rb.membership()));
+        await().until(() -> b.peers().size() == 1);
         source.put("k", "v1");
         await().until(() -> b.peers().contains(ra.id()));
         read(b, "k");
+        long flushesBefore = b.stats().flushes();
 
         cluster.crash(ra.id());
 
         await().until(() -> b.peers().isEmpty());
-        assertThat(b.stats().flushes()).isEqualTo(1);
+        assertThat(b.stats().flushes()).isEqualTo(flushesBefore + 1);
         assertThat(b.isServing()).isTrue();
         assertThat(b.getIfPresent("k")).isNull();
     }
@@ -361,6 +397,7 @@ class ReplicatedCacheTest {
         LocalCluster.LocalReplica rb = replica("b");
         cache(ra);
         ReplicatedCache<String, String> b = cache(rb, o -> o.policy(StalenessPolicy.SERVE_STALE));
+        await().until(() -> b.peers().size() == 1);
         source.put("k", "v1");
         read(b, "k");
         await().until(() -> b.peers().contains(ra.id()));
@@ -377,6 +414,7 @@ class ReplicatedCacheTest {
     void invalidateOnCommitAnnouncesOnlyCommittedChanges() {
         ReplicatedCache<String, String> a = cache(replica("a"));
         ReplicatedCache<String, String> b = cache(replica("b"));
+        connected(a, b);
         source.put("rolled", "r1");
         source.put("done", "d1");
         read(b, "rolled");
