@@ -51,3 +51,16 @@ CREATE TABLE IF NOT EXISTS ${schema}.leases (
     expires_at  timestamptz NOT NULL,
     PRIMARY KEY (cluster, key)
 );
+
+-- Definitions of per-replica resources (ReplicatedRegistry): the store every replica reconciles against.
+-- Versions come from one sequence, so a definition deleted and created again still gets a larger version.
+CREATE SEQUENCE IF NOT EXISTS ${schema}.definition_versions;
+CREATE TABLE IF NOT EXISTS ${schema}.definitions (
+    cluster     text        NOT NULL,
+    registry    text        NOT NULL,
+    id          text        NOT NULL,
+    version     bigint      NOT NULL,
+    body        bytea       NOT NULL,
+    updated_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (cluster, registry, id)
+);
