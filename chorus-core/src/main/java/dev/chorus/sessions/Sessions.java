@@ -97,6 +97,19 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                 }
             });
     private final @Nullable Subscription membershipSubscription;
+    // Owners seen recently (lookups, claim announcements, answers), so most dispatches skip the lease store.
+    // A stale entry costs one extra hop: the replica named answers NO_LIVE_SESSION or a token mismatch, and
+    // the dispatcher looks the owner up in the store before answering its caller.
+    private final Map<String, KnownOwner> owners =
+            java.util.Collections.synchronizedMap(new java.util.LinkedHashMap<>(256, 0.75f, true) {
+                @Override
+                protected boolean removeEldestEntry(Map.Entry<String, KnownOwner> eldest) {
+                    return size() > 10_000;
+                }
+            });
+
+    private record KnownOwner(LeaseOwner owner, long seenAt) {}
+
     private final ScheduledExecutorService scheduler;
     private final List<Subscription> subscriptions;
     private final FailureLog renewLog = new FailureLog(LOG);
@@ -126,6 +139,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                     @Override
                     public void onLeft(Member member, LeaveReason reason) {
                         departed.put(member.id(), System.nanoTime());
+                        synchronized (owners) {
+                            owners.values().removeIf(k -> k.owner().holder().equals(member.id()));
+                        }
                     }
 
                     @Override
@@ -245,6 +261,11 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             }
             String sessionId = in.readUTF();
             long token = in.readLong();
+            remember(new LeaseOwner(
+                    LEASE_PREFIX + sessionId,
+                    envelope.origin(),
+                    token,
+                    java.time.Instant.now().plus(ttl)));
             Session mine = local.get(sessionId);
             if (mine != null && mine.token() < token) {
                 end(
@@ -335,12 +356,33 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                                 + " handled"),
                 timeout.toNanos(),
                 TimeUnit.NANOSECONDS);
-        lookUp(call);
+        KnownOwner known = owners.get(sessionId);
+        if (known != null && nanoClock.getAsLong() - known.seenAt() < renewEvery) {
+            call.fromCache = true;
+            send(call, known.owner());
+        } else {
+            lookUp(call);
+        }
         return call.result;
+    }
+
+    private void remember(LeaseOwner owner) {
+        String sessionId = owner.key().substring(LEASE_PREFIX.length());
+        synchronized (owners) {
+            KnownOwner known = owners.get(sessionId);
+            if (known == null || known.owner().token() <= owner.token()) {
+                owners.put(sessionId, new KnownOwner(owner, nanoClock.getAsLong()));
+            }
+        }
+    }
+
+    private void forgetOwner(String sessionId) {
+        owners.remove(sessionId);
     }
 
     private void lookUp(Pending call) {
         call.attempts++;
+        call.fromCache = false;
         leases.owner(LEASE_PREFIX + call.sessionId).whenComplete((owner, error) -> {
             if (error != null) {
                 finish(
@@ -351,6 +393,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         "the lease store could not say who holds session " + call.sessionId + ": "
                                 + FailureLog.describe(error));
             } else if (owner.isEmpty()) {
+                forgetOwner(call.sessionId);
                 finish(
                         call,
                         DispatchResult.Outcome.NO_LIVE_SESSION,
@@ -358,6 +401,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         0,
                         "no replica holds session " + call.sessionId);
             } else {
+                remember(owner.get());
                 send(call, owner.get());
             }
         });
@@ -423,6 +467,13 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     }
 
     private void answered(Pending call, int code, long token, String reason) {
+        boolean noSession = code == DispatchResult.Outcome.NO_LIVE_SESSION.ordinal();
+        if ((code == MISMATCH || noSession) && call.fromCache) {
+            // The owner we remembered no longer holds it: ask the store before answering the caller.
+            forgetOwner(call.sessionId);
+            lookUp(call);
+            return;
+        }
         if (code == MISMATCH) {
             if (call.attempts < 2) {
                 lookUp(call); // the lease store knows a newer claim than the one we addressed
@@ -447,6 +498,16 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         ScheduledFuture<?> timeout = call.timeout;
         if (timeout != null) {
             timeout.cancel(false);
+        }
+        if (outcome == DispatchResult.Outcome.TIMEOUT) {
+            forgetOwner(call.sessionId);
+        } else if (replica != null
+                && (outcome == DispatchResult.Outcome.DELIVERED || outcome == DispatchResult.Outcome.REJECTED)) {
+            remember(new LeaseOwner(
+                    LEASE_PREFIX + call.sessionId,
+                    replica,
+                    token,
+                    java.time.Instant.now().plus(ttl)));
         }
         Duration roundTrip = Duration.ofNanos(nanoClock.getAsLong() - call.start);
         call.result.complete(new DispatchResult(outcome, replica, token, roundTrip, reason));
@@ -571,6 +632,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         volatile @Nullable ReplicaId owner;
         volatile long token;
         volatile int attempts;
+        volatile boolean fromCache;
 
         Pending(long id, String sessionId, byte[] payload, long start) {
             this.id = id;
