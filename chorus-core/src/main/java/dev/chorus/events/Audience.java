@@ -1,5 +1,9 @@
 package dev.chorus.events;
 
+import dev.chorus.ChorusException;
+import java.util.Locale;
+import java.util.Objects;
+
 /** Which sinks an event is for: everyone, one user's, or one group's. */
 record Audience(Kind kind, String target) {
 
@@ -20,14 +24,14 @@ record Audience(Kind kind, String target) {
     }
 
     private static String requireId(String name, String id) {
-        if (id == null || id.isBlank()) {
-            throw new dev.chorus.ChorusException(name + " must not be blank");
+        if (Objects.requireNonNull(id, name).isBlank()) {
+            throw new ChorusException(name + " must not be blank: name the user or group the event is for");
         }
         return id;
     }
 
     @Override
     public String toString() {
-        return kind == Kind.BROADCAST ? "everyone" : kind.name().toLowerCase(java.util.Locale.ROOT) + " " + target;
+        return kind == Kind.BROADCAST ? "everyone" : kind.name().toLowerCase(Locale.ROOT) + " " + target;
     }
 }

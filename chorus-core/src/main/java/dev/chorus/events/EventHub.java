@@ -22,6 +22,8 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -265,11 +267,6 @@ public final class EventHub implements AutoCloseable {
         });
     }
 
-    /** The hub's origin key, for logs and tests. */
-    String originKey() {
-        return Long.toHexString(origin);
-    }
-
     private String currentId() {
         return EventIds.encode(ledger.position(), clock.millis());
     }
@@ -310,7 +307,7 @@ public final class EventHub implements AutoCloseable {
     }
 
     /** Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). */
-    private void reloadAll(String detail, java.util.function.Predicate<EventIds.Cursor> resumedPast) {
+    private void reloadAll(String detail, Predicate<EventIds.Cursor> resumedPast) {
         String current = currentId();
         for (SinkQueue queue : sinks) {
             EventIds.Cursor at = queue.resumedAt;
@@ -453,7 +450,7 @@ public final class EventHub implements AutoCloseable {
         }
     }
 
-    private <T> T withLock(java.util.function.Supplier<T> action) {
+    private <T> T withLock(Supplier<T> action) {
         lock.lock();
         try {
             return action.get();

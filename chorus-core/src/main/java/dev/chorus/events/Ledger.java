@@ -5,7 +5,6 @@ import java.time.Clock;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.HashMap;
-import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.function.Predicate;
@@ -349,10 +348,5 @@ final class Ledger {
                         "Cannot resume: this replica's history of " + hub + " starts after event " + origin.floor
                                 + ", the id needs it " + since + "; reload");
         };
-    }
-
-    /** Iterates the history oldest first; for tests and diagnostics. */
-    Iterator<Entry> history() {
-        return history.iterator();
     }
 }
