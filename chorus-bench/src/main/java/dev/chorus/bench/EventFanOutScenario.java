@@ -21,7 +21,7 @@ final class EventFanOutScenario implements Scenario {
 
     private static final int REPLICAS = 3;
     private static final int SINKS_PER_REPLICA = 1_000;
-    private static final int[] RATES = {100, 1_000, 10_000};
+    private static final int[] RATES = {100, 1_000, 3_000, 10_000};
     private static final int TARGET_RATE = 10_000;
     private static final double TARGET_P99_MICROS = 20_000;
     private static final int RAW_RECEIVERS = 2;
