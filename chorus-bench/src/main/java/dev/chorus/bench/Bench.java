@@ -34,6 +34,7 @@ public final class Bench {
 
     private static final List<Scenario> SCENARIOS = List.of(
             new InProcessScenario(),
+            new EventFanOutScenario(),
             new PostgresThroughputScenario(),
             new PostgresWriteCostScenario(),
             new PostgresPingPongScenario(),

@@ -1,0 +1,537 @@
+package dev.chorus.events;
+
+import dev.chorus.ChorusException;
+import dev.chorus.Subscription;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.backplane.Message;
+import dev.chorus.backplane.Missed;
+import dev.chorus.backplane.Subscriber;
+import dev.chorus.internal.Checks;
+import dev.chorus.wire.Envelope;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.ReentrantLock;
+import java.util.function.Predicate;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/*
+ * Ordering: one lock per hub. Under it, a publish takes the hub's next sequence, hands the message to the
+ * backplane (which only enqueues), records the event in the ledger and queues it for every matching local
+ * sink; a received message is recorded and queued the same way. So every sink's queue, the history and the
+ * ids all follow one order per replica: the order in which this replica processed events. Sinks drain on
+ * their own threads; nothing under the lock waits for a client or for the network.
+ *
+ * Ids: each event's id is the ledger's position right after it (per origin hub, the last sequence
+ * processed here). Resume rules are in Ledger. A sink resumed from an id ahead of this replica (it came
+ * from a replica that had seen more) skips what it already considered, and its ids never fall below that.
+ *
+ * Loss: a hub-sequence jump, a position announced beyond what arrived, or any backplane Missed signal sends
+ * every connected sink a reload; the ledger records it so a later resume across it is refused too. Every
+ * hub announces its position every heartbeat, so a lost last event is found within one heartbeat.
+ */
+
+/**
+ * Fans events out to connected clients on every replica: {@link #broadcast}, {@link #toUser} and {@link
+ * #toGroup}, each delivered to the matching local sinks inside the call and to the other replicas through
+ * the backplane. A reconnecting client resumes with {@link #resume} on any replica.
+ *
+ * <pre>{@code
+ * EventHub hub = EventHub.builder(backplane).build();
+ * Registration r = hub.register(Identity.of(user, tenant), sink);   // or hub.resume(identity, sink, lastEventId)
+ * hub.toGroup(tenant, Event.of("order.updated", json));
+ * }</pre>
+ */
+public final class EventHub implements AutoCloseable {
+
+    /** Default backplane topic of the hub's messages. */
+    public static final String DEFAULT_TOPIC = "chorus.events";
+    /** Default number of events each sink may have queued. */
+    public static final int DEFAULT_QUEUE_CAPACITY = 1_024;
+    /** Default overflow policy of a full sink queue. */
+    public static final OverflowPolicy DEFAULT_OVERFLOW_POLICY = OverflowPolicy.DROP_OLDEST;
+    /** Default number of events kept for resumes. */
+    public static final int DEFAULT_HISTORY_SIZE = 10_000;
+    /** Default age after which events are no longer kept for resumes. */
+    public static final Duration DEFAULT_HISTORY_AGE = Duration.ofMinutes(5);
+    /** Default interval at which each hub announces its position. */
+    public static final Duration DEFAULT_HEARTBEAT = Duration.ofSeconds(1);
+
+    private static final Logger LOG = LoggerFactory.getLogger(EventHub.class);
+
+    private final Backplane backplane;
+    private final String topic;
+    private final int queueCapacity;
+    private final OverflowPolicy overflowPolicy;
+    private final Clock clock;
+    private final long origin;
+    private final Ledger ledger;
+    private final ReentrantLock lock = new ReentrantLock();
+    private final HubCounters counters = new HubCounters();
+    private final List<SinkQueue> sinks = new CopyOnWriteArrayList<>();
+    private final Map<String, List<SinkQueue>> byUser = new ConcurrentHashMap<>();
+    private final Map<String, List<SinkQueue>> byGroup = new ConcurrentHashMap<>();
+    private final AtomicBoolean rejectionLogged = new AtomicBoolean();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private final ScheduledExecutorService heartbeat;
+    private final Subscription subscription;
+
+    private EventHub(Builder builder) {
+        this.backplane = builder.backplane;
+        this.topic = builder.topic;
+        this.queueCapacity = builder.queueCapacity;
+        this.overflowPolicy = builder.overflowPolicy;
+        this.clock = builder.clock;
+        this.origin = newOriginKey();
+        this.ledger =
+                new Ledger(origin, backplane.replica(), builder.historySize, builder.historyAge.toMillis(), clock);
+        this.subscription = backplane.subscribe(topic, new Subscriber() {
+            @Override
+            public void onMessage(Envelope envelope) {
+                received(envelope);
+            }
+
+            @Override
+            public void onMissed(Missed missed) {
+                missed(missed);
+            }
+        });
+        this.heartbeat = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofVirtual().name("chorus-events-heartbeat").factory());
+        long interval = builder.heartbeat.toMillis();
+        heartbeat.scheduleAtFixedRate(this::tick, interval, interval, TimeUnit.MILLISECONDS);
+        withLock(() -> announce(HubWire.Kind.SYNC));
+        LOG.info(
+                "Event hub {} started on {} (topic '{}', history {} events / {}, queues of {} with {})",
+                Long.toHexString(origin),
+                backplane.replica().shortForm(),
+                topic,
+                builder.historySize,
+                builder.historyAge,
+                queueCapacity,
+                overflowPolicy);
+    }
+
+    private static long newOriginKey() {
+        long key;
+        SecureRandom random = new SecureRandom();
+        do {
+            key = random.nextLong();
+        } while (key == 0);
+        return key;
+    }
+
+    /** A builder of a hub on {@code backplane}. */
+    public static Builder builder(Backplane backplane) {
+        return new Builder(backplane);
+    }
+
+    // ---- publish ----
+
+    /**
+     * Sends {@code event} to every sink on every replica. Local sinks have it queued when this returns; the
+     * future completes when the backplane sent it to the other replicas, or fails when it could not (they
+     * then get a reload signal instead).
+     */
+    public CompletableFuture<Void> broadcast(Event event) {
+        return publish(Audience.EVERYONE, event);
+    }
+
+    /** Sends {@code event} to the sinks of user {@code userId} on every replica; see {@link #broadcast}. */
+    public CompletableFuture<Void> toUser(String userId, Event event) {
+        return publish(Audience.user(userId), event);
+    }
+
+    /** Sends {@code event} to the sinks of group {@code groupId} on every replica; see {@link #broadcast}. */
+    public CompletableFuture<Void> toGroup(String groupId, Event event) {
+        return publish(Audience.group(groupId), event);
+    }
+
+    private CompletableFuture<Void> publish(Audience audience, Event event) {
+        Objects.requireNonNull(event, "event");
+        lock.lock();
+        try {
+            ensureOpen();
+            long seq = ledger.nextOwnSeq();
+            CompletableFuture<Void> sent;
+            try {
+                sent = backplane.publish(Message.of(topic, HubWire.event(origin, seq, audience, event)));
+            } catch (RuntimeException e) {
+                // Nothing left this replica: reusing the number keeps the others from seeing a gap.
+                ledger.undoOwn();
+                throw e;
+            }
+            counters.published.increment();
+            dispatch(ledger.own(seq, audience, event));
+            return sent;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ---- sinks ----
+
+    /** Registers the sink of a newly connected client; it receives events from now on. */
+    public Registration register(Identity identity, Sink sink) {
+        Objects.requireNonNull(identity, "identity");
+        Objects.requireNonNull(sink, "sink");
+        return withLock(() -> {
+            ensureOpen();
+            SinkQueue queue = newQueue(identity, sink);
+            index(queue);
+            return queue;
+        });
+    }
+
+    /**
+     * Registers the sink of a reconnecting client that last received {@code lastEventId} (from this replica
+     * or another): it first receives the events it missed, in order, then live ones; or, when they cannot
+     * all be known here, a {@link Reload} signal first. Never throws for a bad id.
+     */
+    public Registration resume(Identity identity, Sink sink, String lastEventId) {
+        Objects.requireNonNull(identity, "identity");
+        Objects.requireNonNull(sink, "sink");
+        Objects.requireNonNull(lastEventId, "lastEventId");
+        return withLock(() -> {
+            ensureOpen();
+            SinkQueue queue = newQueue(identity, sink);
+            switch (ledger.resume(lastEventId, identity::sees, queueCapacity)) {
+                case Ledger.Refused refused -> {
+                    counters.resumesRefused.increment();
+                    LOG.debug("Resume of user '{}' refused: {}", identity.userId(), refused.detail());
+                    queue.signal(new Reload(refused.reason(), refused.detail(), currentId()));
+                }
+                case Ledger.Replay replay -> {
+                    counters.resumesServed.increment();
+                    EventIds.Cursor from = replay.cursor();
+                    for (Ledger.Entry entry : replay.entries()) {
+                        queue.offer(
+                                new Delivery(mergedId(entry.position(), entry.arrivedMillis(), from), entry.event()));
+                    }
+                    if (!ledger.position().coversShared(from.position())) {
+                        queue.resumedAt = from;
+                    }
+                }
+            }
+            index(queue);
+            return queue;
+        });
+    }
+
+    private SinkQueue newQueue(Identity identity, Sink sink) {
+        return new SinkQueue(this, identity, sink, queueCapacity, overflowPolicy, counters);
+    }
+
+    private void index(SinkQueue queue) {
+        sinks.add(queue);
+        byUser.computeIfAbsent(queue.identity.userId(), u -> new CopyOnWriteArrayList<>())
+                .add(queue);
+        for (String group : queue.identity.groups()) {
+            byGroup.computeIfAbsent(group, g -> new CopyOnWriteArrayList<>()).add(queue);
+        }
+    }
+
+    /** Forgets a closed sink; needs no hub lock (the indexes are concurrent, closed sinks refuse events). */
+    void unregister(SinkQueue queue) {
+        sinks.remove(queue);
+        unindex(byUser, queue.identity.userId(), queue);
+        for (String group : queue.identity.groups()) {
+            unindex(byGroup, group, queue);
+        }
+    }
+
+    private static void unindex(Map<String, List<SinkQueue>> index, String key, SinkQueue queue) {
+        index.computeIfPresent(key, (k, list) -> {
+            list.remove(queue);
+            return list.isEmpty() ? null : list;
+        });
+    }
+
+    /** The id of "now" for {@code queue}. */
+    String positionFor(SinkQueue queue) {
+        return withLock(() -> {
+            EventIds.Cursor at = queue.resumedAt;
+            return at == null ? currentId() : mergedId(ledger.position(), clock.millis(), at);
+        });
+    }
+
+    private String currentId() {
+        return EventIds.encode(ledger.position(), clock.millis());
+    }
+
+    private static String mergedId(Position position, long millis, EventIds.Cursor floor) {
+        return EventIds.encode(position.merge(floor.position()), Math.max(millis, floor.issuedMillis()));
+    }
+
+    // ---- dispatch (hub lock held) ----
+
+    private void dispatch(Ledger.Entry entry) {
+        List<SinkQueue> targets = switch (entry.audience().kind()) {
+            case BROADCAST -> sinks;
+            case USER -> byUser.getOrDefault(entry.audience().target(), List.of());
+            case GROUP -> byGroup.getOrDefault(entry.audience().target(), List.of());
+        };
+        for (SinkQueue queue : targets) {
+            EventIds.Cursor at = queue.resumedAt;
+            String id = entry.id();
+            if (at != null) {
+                if (entry.seq() <= at.position().get(entry.origin())) {
+                    continue; // the client considered it before it resumed here
+                }
+                if (entry.position().coversShared(at.position())) {
+                    queue.resumedAt = null;
+                } else {
+                    id = mergedId(entry.position(), entry.arrivedMillis(), at);
+                }
+            }
+            queue.offer(new Delivery(id, entry.event()));
+        }
+    }
+
+    private void gap(Ledger.Gap gap, String detail) {
+        counters.gapsDetected.increment();
+        LOG.warn("Events may have been lost: {}; connected clients are told to reload", detail);
+        reloadAll(detail, at -> at.position().get(gap.origin()) >= gap.to());
+    }
+
+    /** Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). */
+    private void reloadAll(String detail, Predicate<EventIds.Cursor> resumedPast) {
+        String current = currentId();
+        for (SinkQueue queue : sinks) {
+            EventIds.Cursor at = queue.resumedAt;
+            if (at == null) {
+                queue.signal(new Reload(Reload.Reason.LOSS_DETECTED, detail, current));
+            } else if (!resumedPast.test(at)) {
+                queue.signal(new Reload(
+                        Reload.Reason.LOSS_DETECTED, detail, mergedId(ledger.position(), clock.millis(), at)));
+            }
+        }
+    }
+
+    // ---- receive ----
+
+    private void received(Envelope envelope) {
+        if (closed.get()) {
+            return;
+        }
+        HubWire.Decoded message;
+        try {
+            message = HubWire.decode(envelope.payload());
+        } catch (IllegalArgumentException e) {
+            counters.rejected.increment();
+            if (rejectionLogged.compareAndSet(false, true)) {
+                LOG.warn(
+                        "Event hub dropped a message on topic '{}' from {} that is not a hub message: {}."
+                                + " Further rejections are counted, not logged",
+                        topic,
+                        envelope.origin().shortForm(),
+                        e.getMessage());
+            }
+            return;
+        }
+        if (message.origin() == origin) {
+            return; // our own echo: local sinks had it from the publishing call
+        }
+        withLock(() -> {
+            if (!closed.get()) {
+                process(message, envelope);
+            }
+            return null;
+        });
+    }
+
+    private void process(HubWire.Decoded message, Envelope envelope) {
+        switch (message.kind()) {
+            case EVENT -> {
+                counters.received.increment();
+                Ledger.Received received = ledger.received(
+                        message.origin(), envelope.origin(), message.seq(), message.audience(), message.event());
+                if (received.gap() != null) {
+                    gap(received.gap(), describe(received.gap()));
+                }
+                if (received.entry() != null) {
+                    dispatch(received.entry());
+                }
+            }
+            case POSITION, SYNC -> {
+                Ledger.Gap gap = ledger.announced(message.origin(), envelope.origin(), message.seq());
+                if (gap != null) {
+                    gap(gap, describe(gap));
+                }
+                if (message.kind() == HubWire.Kind.SYNC) {
+                    announce(HubWire.Kind.POSITION);
+                }
+            }
+        }
+    }
+
+    private static String describe(Ledger.Gap gap) {
+        return "events " + gap.from() + ".." + gap.to() + " of hub " + Long.toHexString(gap.origin()) + " on "
+                + gap.replica().shortForm() + " never arrived";
+    }
+
+    private void missed(Missed missed) {
+        withLock(() -> {
+            if (closed.get()) {
+                return null;
+            }
+            ledger.suspect(missed.origin());
+            counters.gapsDetected.increment();
+            String detail = "the backplane reported " + missed.cause() + " (" + missed.detail()
+                    + "): events from other replicas may have been lost";
+            LOG.warn("Event hub {}: {}; connected clients are told to reload", Long.toHexString(origin), detail);
+            reloadAll(detail, at -> false);
+            // Ask every hub where it stands, so the ledger learns what (if anything) went missing.
+            announce(HubWire.Kind.SYNC);
+            return null;
+        });
+    }
+
+    private void tick() {
+        try {
+            withLock(() -> {
+                if (!closed.get()) {
+                    ledger.expire();
+                    announce(HubWire.Kind.POSITION);
+                }
+                return null;
+            });
+        } catch (RuntimeException e) {
+            LOG.warn("Event hub heartbeat failed; retrying at the next one", e);
+        }
+    }
+
+    /** Tells the other hubs this hub's position, in order with its events (hub lock held). */
+    private void announce(HubWire.Kind kind) {
+        try {
+            backplane.publish(Message.of(topic, HubWire.position(kind, origin, ledger.ownSeq())));
+        } catch (RuntimeException e) {
+            LOG.debug("Event hub could not announce its position: {}", e.toString());
+        }
+    }
+
+    // ---- stats and lifecycle ----
+
+    /** Counters since start. */
+    public EventHubStats stats() {
+        return counters.snapshot(sinks.size(), withLock(ledger::activeOrigins));
+    }
+
+    /** Stops receiving, closes every sink (each hears why) and stops the heartbeat; idempotent. */
+    @Override
+    public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
+        heartbeat.shutdownNow();
+        subscription.close();
+        for (SinkQueue queue : List.copyOf(sinks)) {
+            queue.closeByHub("the event hub closed: this replica is shutting down; reconnect");
+        }
+        LOG.info("Event hub {} closed", Long.toHexString(origin));
+    }
+
+    private void ensureOpen() {
+        if (closed.get()) {
+            throw new ChorusException(
+                    "The event hub on topic '" + topic + "' is closed: this replica is shutting down");
+        }
+    }
+
+    private <T> T withLock(Supplier<T> action) {
+        lock.lock();
+        try {
+            return action.get();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private void withLock(Runnable action) {
+        lock.lock();
+        try {
+            action.run();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Options of an {@link EventHub}; every setter validates its value. */
+    public static final class Builder {
+        private final Backplane backplane;
+        private String topic = DEFAULT_TOPIC;
+        private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
+        private OverflowPolicy overflowPolicy = DEFAULT_OVERFLOW_POLICY;
+        private int historySize = DEFAULT_HISTORY_SIZE;
+        private Duration historyAge = DEFAULT_HISTORY_AGE;
+        private Duration heartbeat = DEFAULT_HEARTBEAT;
+        private Clock clock = Clock.systemUTC();
+
+        private Builder(Backplane backplane) {
+            this.backplane = Objects.requireNonNull(backplane, "backplane");
+        }
+
+        /** The backplane topic; every replica's hub must use the same one. */
+        public Builder topic(String topic) {
+            Objects.requireNonNull(topic, "topic");
+            if (topic.isBlank()) {
+                throw new ChorusException("EventHub topic must not be blank (default '" + DEFAULT_TOPIC + "')");
+            }
+            this.topic = topic;
+            return this;
+        }
+
+        /** Events each sink may have queued before its overflow policy applies. */
+        public Builder queueCapacity(int capacity) {
+            this.queueCapacity = Checks.positive("EventHub queueCapacity", capacity);
+            return this;
+        }
+
+        /** What a full sink queue does. */
+        public Builder overflowPolicy(OverflowPolicy policy) {
+            this.overflowPolicy = Objects.requireNonNull(policy, "overflowPolicy");
+            return this;
+        }
+
+        /** Events kept for resumes, from every replica. */
+        public Builder historySize(int size) {
+            this.historySize = Checks.positive("EventHub historySize", size);
+            return this;
+        }
+
+        /** How long events are kept for resumes. */
+        public Builder historyAge(Duration age) {
+            this.historyAge = Checks.positive("EventHub historyAge", age);
+            return this;
+        }
+
+        /** How often this hub announces its position, which bounds how long a lost last event goes unnoticed. */
+        public Builder heartbeat(Duration interval) {
+            this.heartbeat = Checks.positive("EventHub heartbeat", interval);
+            return this;
+        }
+
+        /** The clock for history ages and ids (tests). */
+        public Builder clock(Clock clock) {
+            this.clock = Objects.requireNonNull(clock, "clock");
+            return this;
+        }
+
+        /** Starts the hub: it subscribes to the topic and asks the other hubs where they stand. */
+        public EventHub build() {
+            return new EventHub(this);
+        }
+    }
+}

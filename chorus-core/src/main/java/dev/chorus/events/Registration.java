@@ -1,0 +1,19 @@
+package dev.chorus.events;
+
+import dev.chorus.Subscription;
+
+/** A registered sink: close it when the client disconnects. */
+public interface Registration extends Subscription {
+
+    /**
+     * An id for "now" on this sink: resuming from it later delivers what came after. Servers send it to a
+     * freshly connected client that has no event id yet, so even its first reconnect can resume.
+     */
+    String position();
+
+    /** Events queued for the sink and not yet handed to it. */
+    int queued();
+
+    /** Whether the sink still receives events (not closed by the server, the overflow policy or the hub). */
+    boolean isOpen();
+}

@@ -1,0 +1,234 @@
+package dev.chorus.events;
+
+import dev.chorus.internal.FailureLog;
+import java.util.ArrayDeque;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/*
+ * One sink's bounded queue and delivery thread. The hub enqueues under its lock, so a sink's queue holds
+ * events in the order the hub processed them; one virtual thread at a time drains it, taking what is
+ * queued in batches of at most BATCH items, so a sink blocked in a callback holds at most that batch and
+ * its queue holds the rest (overflow is a matter of counts, not timing).
+ *
+ * Capacity counts events only. Reload and close signals bypass it: dropping one would turn a reported
+ * loss into a silent one. Under DROP_OLDEST a full queue drops its oldest event and owes the sink a
+ * QUEUE_OVERFLOW reload, handed over before the next item: the dropped events were the oldest, so the
+ * signal sits exactly where they were. Under DISCONNECT a full queue discards everything and closes.
+ */
+
+/** A registered sink: its identity, queue, overflow policy and delivery thread. */
+final class SinkQueue implements Registration {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SinkQueue.class);
+
+    /**
+     * Items the delivery thread takes per lock: fewer lock round trips under load. A sink blocked in a
+     * callback may thus hold up to this many taken items beyond its queue's capacity.
+     */
+    static final int BATCH = 16;
+
+    private record Closed(String reason) {}
+
+    private final EventHub hub;
+    final Identity identity;
+    private final Sink sink;
+    private final int capacity;
+    private final OverflowPolicy policy;
+    private final HubCounters counters;
+    private final Thread.Builder threadBuilder;
+    private final FailureLog errors = new FailureLog(LOG);
+    private final ArrayDeque<Object> items = new ArrayDeque<>();
+    private int events;
+    private int highWaterMark;
+    private long droppedOwed;
+    private boolean scheduled;
+    private boolean open = true;
+    private @Nullable String owedReloadId;
+
+    /**
+     * Where a resumed client stood, while this replica is behind it: events it already considered are
+     * skipped, and ids handed to it never fall below it. Hub lock only; null once the hub caught up.
+     */
+    EventIds.@Nullable Cursor resumedAt;
+
+    SinkQueue(EventHub hub, Identity identity, Sink sink, int capacity, OverflowPolicy policy, HubCounters counters) {
+        this.hub = hub;
+        this.identity = identity;
+        this.sink = sink;
+        this.capacity = capacity;
+        this.policy = policy;
+        this.counters = counters;
+        this.threadBuilder = Thread.ofVirtual().name("chorus-sink-" + identity.userId());
+    }
+
+    /** Queues an event; applies the overflow policy when full. Returns false once the sink is closed. */
+    boolean offer(Delivery delivery) {
+        boolean disconnected;
+        synchronized (this) {
+            if (!open) {
+                return false;
+            }
+            disconnected = events == capacity && policy == OverflowPolicy.DISCONNECT;
+            if (disconnected) {
+                closeLocked(
+                        "the client fell " + capacity + " events behind; disconnected by the DISCONNECT overflow"
+                                + " policy",
+                        DropReason.SINK_DISCONNECTED,
+                        true);
+            } else {
+                if (events == capacity) {
+                    dropOldestEvent();
+                }
+                items.addLast(delivery);
+                events++;
+                if (events > highWaterMark) {
+                    highWaterMark = events;
+                    counters.highWaterMark.accumulate(events);
+                }
+                scheduleLocked();
+            }
+        }
+        if (disconnected) {
+            LOG.warn("Sink of user '{}' disconnected: its queue of {} events was full", identity.userId(), capacity);
+            hub.unregister(this);
+        }
+        return !disconnected;
+    }
+
+    private void dropOldestEvent() {
+        for (var it = items.iterator(); it.hasNext(); ) {
+            if (it.next() instanceof Delivery dropped) {
+                it.remove();
+                events--;
+                droppedOwed++;
+                // Once it has reloaded, the client stands at least where the newest dropped event left it.
+                owedReloadId = dropped.id();
+                counters.dropped(DropReason.QUEUE_FULL, 1);
+                return;
+            }
+        }
+    }
+
+    /** Queues a reload signal, whatever the queue's fill. */
+    synchronized void signal(Reload reload) {
+        if (open) {
+            counters.reloadsSent.increment();
+            items.addLast(reload);
+            scheduleLocked();
+        }
+    }
+
+    /** Closes the sink on the hub's behalf: the sink hears {@code reason} after its current callback. */
+    void closeByHub(String reason) {
+        synchronized (this) {
+            if (!open) {
+                return;
+            }
+            closeLocked(reason, DropReason.SINK_CLOSED, true);
+        }
+        hub.unregister(this);
+    }
+
+    private void closeLocked(String reason, DropReason dropReason, boolean tellSink) {
+        open = false;
+        counters.dropped(dropReason, events);
+        items.clear();
+        events = 0;
+        droppedOwed = 0;
+        if (tellSink) {
+            items.addLast(new Closed(reason));
+            scheduleLocked();
+        }
+    }
+
+    private void scheduleLocked() {
+        if (!scheduled) {
+            scheduled = true;
+            threadBuilder.start(this::drain);
+        }
+    }
+
+    private void drain() {
+        Object[] batch = new Object[BATCH];
+        while (true) {
+            int taken = 0;
+            synchronized (this) {
+                if (droppedOwed > 0 && owedReloadId != null) {
+                    counters.reloadsSent.increment();
+                    batch[taken++] = new Reload(
+                            Reload.Reason.QUEUE_OVERFLOW,
+                            "the client was too slow: " + droppedOwed + " events were dropped from its full queue of "
+                                    + capacity,
+                            owedReloadId);
+                    droppedOwed = 0;
+                    owedReloadId = null;
+                }
+                Object item;
+                while (taken < BATCH && (item = items.pollFirst()) != null) {
+                    batch[taken++] = item;
+                    if (item instanceof Delivery) {
+                        events--;
+                    }
+                }
+                if (taken == 0) {
+                    scheduled = false;
+                    return;
+                }
+            }
+            int delivered = 0;
+            for (int i = 0; i < taken; i++) {
+                if (batch[i] instanceof Delivery) {
+                    delivered++;
+                }
+                handOver(batch[i]);
+                batch[i] = null;
+            }
+            counters.delivered.add(delivered);
+        }
+    }
+
+    private void handOver(Object item) {
+        try {
+            switch (item) {
+                case Delivery delivery -> sink.onEvent(delivery);
+                case Reload reload -> sink.onReload(reload);
+                case Closed closed -> sink.onClosed(closed.reason());
+                default -> throw new IllegalStateException("unexpected item " + item);
+            }
+            if (errors.isFailing()) {
+                errors.recovered("Sink of user '" + identity.userId() + "' accepts events again");
+            }
+        } catch (RuntimeException e) {
+            counters.sinkErrors.increment();
+            errors.failure("Sink of user '" + identity.userId() + "' threw; continuing with its next event", e);
+        }
+    }
+
+    @Override
+    public String position() {
+        return hub.positionFor(this);
+    }
+
+    @Override
+    public synchronized int queued() {
+        return events;
+    }
+
+    @Override
+    public synchronized boolean isOpen() {
+        return open;
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (!open) {
+                return;
+            }
+            closeLocked("closed by the server", DropReason.SINK_CLOSED, false);
+        }
+        hub.unregister(this);
+    }
+}

@@ -1,0 +1,180 @@
+package dev.chorus.events;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.chorus.ChorusException;
+import dev.chorus.ReplicaId;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.local.LocalCluster;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+import org.awaitility.core.ConditionFactory;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Hub behaviour that needs the in-process transport's fault controls (silent drops); the behaviour every
+ * transport shares is in the testkit's EventHubCompatibilityKit.
+ */
+class EventHubTest {
+
+    private static final Identity ALICE = Identity.of("alice", "acme");
+
+    private final LocalCluster cluster = LocalCluster.create("events_test");
+    private final List<AutoCloseable> closing = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (int i = closing.size() - 1; i >= 0; i--) {
+            closing.get(i).close();
+        }
+    }
+
+    private Backplane join(String name) {
+        Backplane backplane = cluster.join(ReplicaId.random(name)).backplane();
+        closing.add(backplane);
+        return backplane;
+    }
+
+    private EventHub hub(Backplane backplane, Duration heartbeat) {
+        EventHub hub = EventHub.builder(backplane).heartbeat(heartbeat).build();
+        closing.add(hub);
+        return hub;
+    }
+
+    private static ConditionFactory waiting() {
+        return await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5));
+    }
+
+    @Test
+    void publish_queuesForLocalSinksBeforeItReturns() throws Exception {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Registration registration = hub.register(ALICE, delivery -> {
+            entered.countDown();
+            awaitLatch(release);
+        });
+        hub.broadcast(Event.of("t", "first"));
+        assertThat(entered.await(10, TimeUnit.SECONDS)).isTrue();
+
+        hub.broadcast(Event.of("t", "second"));
+
+        assertThat(registration.queued()).isEqualTo(1);
+        release.countDown();
+    }
+
+    @Test
+    void aLostEvent_tellsConnectedSinksToReload_andResumeAcrossItIsRefusedThereButServedWhereItArrived() {
+        Backplane a = join("a");
+        Backplane b = join("b");
+        EventHub onA = hub(a, Duration.ofHours(1));
+        EventHub onB = hub(b, Duration.ofHours(1));
+        waiting().until(() -> onA.stats().origins() == 2 && onB.stats().origins() == 2);
+        RecordingSink client = new RecordingSink();
+        onB.register(ALICE, client);
+
+        onA.broadcast(Event.of("t", "e1"));
+        waiting().until(() -> client.texts().contains("e1"));
+        String beforeLoss = client.lastId();
+        cluster.dropNext(b.replica(), 1);
+        onA.broadcast(Event.of("t", "e2"));
+        onA.broadcast(Event.of("t", "e3"));
+
+        waiting().until(() -> client.texts().contains("e3"));
+        assertThat(client.texts()).containsExactly("e1", "e3");
+        int reload = client.timeline.indexOf(client.reloads().get(0));
+        assertThat(reload).isBetween(1, client.timeline.size() - 2);
+        assertThat(client.reloads()).allSatisfy(r -> assertThat(r.reason()).isEqualTo(Reload.Reason.LOSS_DETECTED));
+
+        RecordingSink onBAgain = new RecordingSink();
+        onB.resume(ALICE, onBAgain, beforeLoss);
+        RecordingSink onAAgain = new RecordingSink();
+        onA.resume(ALICE, onAAgain, beforeLoss);
+
+        waiting().until(() -> !onBAgain.timeline.isEmpty() && onAAgain.texts().size() == 2);
+        assertThat(onBAgain.reloads())
+                .singleElement()
+                .satisfies(r -> assertThat(r.reason()).isEqualTo(Reload.Reason.LOSS_DETECTED));
+        assertThat(onAAgain.texts()).containsExactly("e2", "e3");
+        assertThat(onB.stats().resumesRefused()).isEqualTo(1);
+        assertThat(onA.stats().resumesServed()).isEqualTo(1);
+    }
+
+    @Test
+    void aLostLastEvent_isFoundByTheHeartbeat() {
+        Backplane a = join("a");
+        Backplane b = join("b");
+        EventHub onA = hub(a, Duration.ofMillis(50));
+        EventHub onB = hub(b, Duration.ofMillis(50));
+        waiting().until(() -> onA.stats().origins() == 2 && onB.stats().origins() == 2);
+        RecordingSink client = new RecordingSink();
+        onB.register(ALICE, client);
+
+        cluster.dropNext(b.replica(), 1);
+        onA.broadcast(Event.of("t", "lost, and nothing follows it"));
+
+        // Whatever was dropped (the event, or a heartbeat before it), the client hears of it.
+        waiting().until(() -> !client.reloads().isEmpty());
+        assertThat(onB.stats().gapsDetected()).isPositive();
+    }
+
+    @Test
+    void aThrowingSink_isCountedAndKeepsReceiving() {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        hub.register(ALICE, delivery -> {
+            seen.add(delivery.event().text());
+            throw new IllegalStateException("client socket broke");
+        });
+
+        hub.broadcast(Event.of("t", "one"));
+        hub.broadcast(Event.of("t", "two"));
+
+        waiting().until(() -> seen.size() == 2);
+        assertThat(hub.stats().sinkErrors()).isEqualTo(2);
+    }
+
+    @Test
+    void close_tellsEverySinkAndRefusesFurtherWork() {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        RecordingSink sink = new RecordingSink();
+        Registration registration = hub.register(ALICE, sink);
+
+        hub.close();
+        hub.close();
+
+        waiting().until(() -> sink.timeline.size() == 1);
+        assertThat(sink.timeline.get(0).toString()).startsWith("closed: ").contains("shutting down");
+        assertThat(registration.isOpen()).isFalse();
+        assertThatThrownBy(() -> hub.broadcast(Event.of("t", "late")))
+                .isInstanceOf(ChorusException.class)
+                .hasMessageContaining("closed");
+    }
+
+    @Test
+    void builder_rejectsBadValuesNamingThem() {
+        Backplane a = join("a");
+
+        assertThatThrownBy(() -> EventHub.builder(a).queueCapacity(0))
+                .hasMessageContaining("queueCapacity must be positive, was 0");
+        assertThatThrownBy(() -> EventHub.builder(a).historySize(-1)).hasMessageContaining("historySize");
+        assertThatThrownBy(() -> EventHub.builder(a).historyAge(Duration.ZERO)).hasMessageContaining("historyAge");
+        assertThatThrownBy(() -> EventHub.builder(a).topic(" ")).hasMessageContaining("topic");
+        assertThatThrownBy(() -> Identity.of(" ")).hasMessageContaining("authenticated principal");
+        assertThatThrownBy(() -> Event.of("", "x")).hasMessageContaining("Event type");
+    }
+
+    private static void awaitLatch(CountDownLatch latch) {
+        try {
+            latch.await(30, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
