@@ -1,19 +1,16 @@
 package dev.chorus.cluster;
 
-import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.backplane.Message;
+import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.wire.Envelope;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -97,7 +94,7 @@ public final class ClusterCalls implements AutoCloseable {
                 .execute(gathering::finishWithTimeouts);
         byte[] bytes;
         try {
-            bytes = write(out -> {
+            bytes = Bytes.write(out -> {
                 out.writeLong(id);
                 out.writeUTF(name);
                 out.writeInt(request.length);
@@ -114,7 +111,7 @@ public final class ClusterCalls implements AutoCloseable {
         long id;
         String name;
         byte[] request;
-        try (DataInputStream in = read(envelope)) {
+        try (DataInputStream in = Bytes.read(envelope.payload())) {
             id = in.readLong();
             name = in.readUTF();
             request = new byte[in.readInt()];
@@ -143,7 +140,7 @@ public final class ClusterCalls implements AutoCloseable {
 
     private void answer(ReplicaId asker, long id, byte[] reply, @Nullable String error) {
         try {
-            byte[] bytes = write(out -> {
+            byte[] bytes = Bytes.write(out -> {
                 out.writeLong(id);
                 out.writeBoolean(error != null);
                 out.writeUTF(error == null ? "" : error.length() > 2000 ? error.substring(0, 2000) : error);
@@ -157,7 +154,7 @@ public final class ClusterCalls implements AutoCloseable {
     }
 
     private void onReply(Envelope envelope) {
-        try (DataInputStream in = read(envelope)) {
+        try (DataInputStream in = Bytes.read(envelope.payload())) {
             long id = in.readLong();
             boolean failed = in.readBoolean();
             String error = in.readUTF();
@@ -214,25 +211,6 @@ public final class ClusterCalls implements AutoCloseable {
             results.values().forEach(list::add);
             result.complete(list);
         }
-    }
-
-    @FunctionalInterface
-    private interface Writer {
-        void write(DataOutputStream out) throws IOException;
-    }
-
-    private static byte[] write(Writer writer) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            writer.write(out);
-        } catch (IOException e) {
-            throw new ChorusException("Could not encode a cluster call", e);
-        }
-        return bytes.toByteArray();
-    }
-
-    private static DataInputStream read(Envelope envelope) {
-        return new DataInputStream(new ByteArrayInputStream(envelope.payload()));
     }
 
     /** Stops answering and asking; pending questions complete with "no answer". Idempotent. */

@@ -10,11 +10,10 @@ import dev.chorus.cluster.CallResult;
 import dev.chorus.cluster.ClusterCalls;
 import dev.chorus.health.Health;
 import dev.chorus.health.HealthIndicator;
+import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.wire.Envelope;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
 import java.io.DataOutputStream;
 import java.io.IOException;
@@ -166,7 +165,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
 
     private void announce(String id, long version) {
         try {
-            backplane.publish(Message.of(topic, write(out -> {
+            backplane.publish(Message.of(topic, Bytes.write(out -> {
                 out.writeUTF(id);
                 out.writeLong(version);
             })));
@@ -383,7 +382,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
                 return; // applied when made
             }
             String id;
-            try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(envelope.payload()))) {
+            try (DataInputStream in = Bytes.read(envelope.payload())) {
                 id = in.readUTF();
             } catch (IOException e) {
                 onSerial(() -> reconcile("an unreadable announcement"));
@@ -476,23 +475,8 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
 
     // ---- encoding ----
 
-    @FunctionalInterface
-    private interface Writer {
-        void write(DataOutputStream out) throws IOException;
-    }
-
-    private static byte[] write(Writer writer) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(128);
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            writer.write(out);
-        } catch (IOException e) {
-            throw new ChorusException("Could not encode a registry message", e);
-        }
-        return bytes.toByteArray();
-    }
-
     private static byte[] encode(List<ResourceStatus> statuses) {
-        return write(out -> {
+        return Bytes.write(out -> {
             out.writeInt(statuses.size());
             for (ResourceStatus s : statuses) {
                 out.writeUTF(s.id());
@@ -510,7 +494,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
     }
 
     private static List<ResourceStatus> decode(byte[] bytes) throws IOException {
-        try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(bytes))) {
+        try (DataInputStream in = Bytes.read(bytes)) {
             int count = in.readInt();
             List<ResourceStatus> list = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {

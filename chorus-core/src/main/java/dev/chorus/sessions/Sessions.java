@@ -6,6 +6,7 @@ import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.Subscriber;
+import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.leases.Lease;
@@ -16,10 +17,7 @@ import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.membership.MembershipListener;
 import dev.chorus.wire.Envelope;
-import java.io.ByteArrayInputStream;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.List;
@@ -240,7 +238,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
 
     private void announceClaim(String sessionId, long token) {
         try {
-            backplane.publish(Message.of(CLAIMS_TOPIC, write(out -> {
+            backplane.publish(Message.of(CLAIMS_TOPIC, Bytes.write(out -> {
                 out.writeByte(CLAIMED);
                 out.writeUTF(sessionId);
                 out.writeLong(token);
@@ -255,7 +253,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         if (envelope.isFrom(self)) {
             return;
         }
-        try (DataInputStream in = read(envelope)) {
+        try (DataInputStream in = Bytes.read(envelope.payload())) {
             if (in.readByte() != CLAIMED) {
                 return;
             }
@@ -430,7 +428,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             return;
         }
         try {
-            backplane.publish(Message.of(DISPATCH_PREFIX + owner.holder().uuid(), write(out -> {
+            backplane.publish(Message.of(DISPATCH_PREFIX + owner.holder().uuid(), Bytes.write(out -> {
                 out.writeByte(REQUEST);
                 out.writeLong(call.id);
                 out.writeUTF(call.sessionId);
@@ -449,7 +447,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     }
 
     private void onReply(Envelope envelope) {
-        try (DataInputStream in = read(envelope)) {
+        try (DataInputStream in = Bytes.read(envelope.payload())) {
             if (in.readByte() != REPLY) {
                 return;
             }
@@ -585,7 +583,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             String sessionId;
             long token;
             byte[] payload;
-            try (DataInputStream in = read(envelope)) {
+            try (DataInputStream in = Bytes.read(envelope.payload())) {
                 if (in.readByte() != REQUEST) {
                     return;
                 }
@@ -601,7 +599,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             ReplicaId requester = envelope.origin();
             serve(sessionId, token, requester, payload, (code, answeredToken, reason) -> {
                 try {
-                    backplane.publish(Message.of(REPLY_PREFIX + requester.uuid(), write(out -> {
+                    backplane.publish(Message.of(REPLY_PREFIX + requester.uuid(), Bytes.write(out -> {
                         out.writeByte(REPLY);
                         out.writeLong(id);
                         out.writeByte(code);
@@ -657,25 +655,6 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             throw new ChorusException("Session id '" + sessionId + "' is not valid: 1 to " + MAX_ID_LENGTH
                     + " characters without control characters (for example an agent id like 'agent-42')");
         }
-    }
-
-    @FunctionalInterface
-    private interface Writer {
-        void write(DataOutputStream out) throws IOException;
-    }
-
-    private static byte[] write(Writer writer) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(64);
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
-            writer.write(out);
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot happen: writing to memory", e);
-        }
-        return bytes.toByteArray();
-    }
-
-    private static DataInputStream read(Envelope envelope) {
-        return new DataInputStream(new ByteArrayInputStream(envelope.payload()));
     }
 
     /**
