@@ -37,7 +37,8 @@ public final class Bench {
             new PostgresThroughputScenario(),
             new PostgresWriteCostScenario(),
             new PostgresPingPongScenario(),
-            new RedisThroughputScenario());
+            new RedisThroughputScenario(),
+            new CachePropagationScenario());
 
     private Bench() {}
 
