@@ -49,6 +49,7 @@ final class PropagationDriver {
             long maxLagNanos,
             int maxPending) {
 
+        /** Writes divided by the time from the first write's schedule to the last write's return. */
         double writesPerSecond() {
             return elapsedNanos == 0 ? 0 : writes * 1e9 / elapsedNanos;
         }
@@ -109,6 +110,7 @@ final class PropagationDriver {
         Thread thread = Thread.ofPlatform().name("propagation-observer").start(observer);
         long first = System.nanoTime() + interval;
         long maxLag = 0;
+        long elapsed = 0;
         try {
             for (long i = 0; i < count && observer.failure == null; i++) {
                 long due = first + i * interval;
@@ -121,11 +123,12 @@ final class PropagationDriver {
                 observer.handoff.add(new Write(key, version, t0));
                 subject.write(key, version);
             }
+            // The write rate alone: the observer's wait for the last invalidations is not part of it.
+            elapsed = System.nanoTime() - first;
         } finally {
             observer.writerDone = true;
             join(thread);
         }
-        long elapsed = System.nanoTime() - first;
         Throwable failure = observer.failure;
         if (failure != null) {
             throw new IllegalStateException(subject.name() + ": observer failed: " + failure, failure);
