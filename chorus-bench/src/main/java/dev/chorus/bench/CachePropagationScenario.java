@@ -2,6 +2,7 @@ package dev.chorus.bench;
 
 import com.hazelcast.spi.properties.ClusterProperty;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.TimeUnit;
@@ -21,6 +22,8 @@ final class CachePropagationScenario implements Scenario {
     static final String RATE_PROPERTY = "chorus.bench.cache.rate";
     /** System property: how many keys the writes rotate over (default {@value #DEFAULT_KEYS}). */
     static final String KEYS_PROPERTY = "chorus.bench.cache.keys";
+    /** System property: comma-separated prefixes of the variants to run, for example {@code chorus,redisson}. */
+    static final String VARIANTS_PROPERTY = "chorus.bench.cache.variants";
 
     static final int DEFAULT_RATE = 1_000;
     static final int DEFAULT_KEYS = 1_000;
@@ -51,9 +54,18 @@ final class CachePropagationScenario implements Scenario {
     /** Every variant, at the rate and key count the system properties give. */
     CachePropagationScenario() {
         this(
-                variant -> true,
+                selected(System.getProperty(VARIANTS_PROPERTY, "")),
                 Integer.getInteger(RATE_PROPERTY, DEFAULT_RATE),
                 Integer.getInteger(KEYS_PROPERTY, DEFAULT_KEYS));
+    }
+
+    /** Variants whose name starts with one of the comma-separated {@code prefixes}; all when blank. */
+    private static Predicate<String> selected(String prefixes) {
+        List<String> wanted = Arrays.stream(prefixes.split(","))
+                .map(String::strip)
+                .filter(prefix -> !prefix.isEmpty())
+                .toList();
+        return variant -> wanted.isEmpty() || wanted.stream().anyMatch(variant::startsWith);
     }
 
     /** Only the variants {@code variants} accepts; for tests. */
@@ -91,7 +103,12 @@ final class CachePropagationScenario implements Scenario {
 
                 **chorus …**: `ReplicatedCache` A and B over one backplane per replica; the source of truth is a \
                 `ConcurrentHashMap` both share (so the database is not measured); A puts into it then calls \
-                `invalidate(key)`, B calls `get(key, source::get)`. **hazelcast near cache**: two embedded members \
+                `invalidate(key)`, B calls `get(key, source::get)`. Default cache settings (staleness bound, \
+                heartbeats, policy BYPASS) but for the size, which holds every key; timing starts once each cache \
+                has heard the other's heartbeat and B serves from its cache, and the notes count what B's cache did \
+                in the measured phase (a bypassed read would have gone to the source). In-process: two replicas of \
+                one `LocalCluster`; postgres and redis: two backplanes with default settings, each with its own \
+                connections. **hazelcast near cache**: two embedded members \
                 (TCP join on loopback), an `IMap` with a near cache (`invalidateOnChange` true, format OBJECT, \
                 `cacheLocalEntries` false) on each; A calls `set`, B `get`. Only keys whose partition A owns are \
                 used: B caches no entry it owns itself. *defaults*: invalidations are batched per map and sent \
@@ -131,6 +148,14 @@ final class CachePropagationScenario implements Scenario {
 
     private List<Candidate> candidates() {
         List<Candidate> candidates = new ArrayList<>();
+        candidates.add(
+                new Candidate(ChorusCacheSubject.IN_PROCESS, Server.NONE, servers -> ChorusCacheSubject.inProcess()));
+        candidates.add(new Candidate(
+                ChorusCacheSubject.POSTGRES,
+                Server.POSTGRES,
+                servers -> ChorusCacheSubject.postgres(servers.postgres())));
+        candidates.add(new Candidate(
+                ChorusCacheSubject.REDIS, Server.REDIS, servers -> ChorusCacheSubject.redis(servers.redis())));
         candidates.add(new Candidate(HazelcastSubject.DEFAULTS, Server.NONE, servers -> HazelcastSubject.start(true)));
         candidates.add(
                 new Candidate(HazelcastSubject.BATCHING_OFF, Server.NONE, servers -> HazelcastSubject.start(false)));

@@ -13,7 +13,8 @@ import org.jspecify.annotations.Nullable;
  * new version number, and one observer thread reads every written key on replica B until B returns that
  * version or newer, timing each write from just before A's write call to the read that saw it.
  *
- * <p>The writer hands each write (key, version, t0) to the observer before calling A, so the observer may
+ * <p>Just before each write the writer reads the key on B once, so B's cache holds it when A writes (see
+ * {@link #run}). The writer hands each write (key, version, t0) to the observer before calling A, so the observer may
  * already be polling while A's call is in flight. The observer keeps the writes it has not yet seen in
  * write order and reads each of them once per round, then parks; it never spins, since on a small machine a
  * spinning observer takes a core from the replicas it measures. It reads all unseen writes in each round
@@ -47,7 +48,8 @@ final class PropagationDriver {
             long unresolved,
             LatencyRecorder latency,
             long maxLagNanos,
-            int maxPending) {
+            int maxPending,
+            long firstRead) {
 
         /** Writes divided by the time from the first write's schedule to the last write's return. */
         double writesPerSecond() {
@@ -59,9 +61,10 @@ final class PropagationDriver {
             List<String> all = new ArrayList<>();
             all.add(String.format(
                     Locale.ROOT,
-                    "max write lag behind schedule %,.1f µs; ≤ %,d writes unseen at once",
+                    "max write lag behind schedule %,.1f µs; ≤ %,d writes unseen at once; %,d seen on B's first read",
                     maxLagNanos / 1000.0,
-                    maxPending));
+                    maxPending,
+                    firstRead));
             if (!notes.isEmpty()) {
                 all.add(notes);
             }
@@ -106,6 +109,7 @@ final class PropagationDriver {
     Outcome run(long durationNanos) {
         long interval = TimeUnit.SECONDS.toNanos(1) / perSecond;
         long count = Math.max(1, durationNanos / interval);
+        subject.startPhase();
         Observer observer = new Observer();
         Thread thread = Thread.ofPlatform().name("propagation-observer").start(observer);
         long first = System.nanoTime() + interval;
@@ -118,6 +122,11 @@ final class PropagationDriver {
                 String key = keys.get(nextKey);
                 nextKey = (nextKey + 1) % keys.size();
                 long version = nextVersion++;
+                // B must hold the key when A writes, or its first read loads the new value from the source
+                // and times nothing. The observer's last read of it does not ensure that: when that read came
+                // before the invalidation of the write it saw, it loaded the value and the late invalidation
+                // then dropped it, so every later write of the key would look instant.
+                subject.read(key);
                 long t0 = System.nanoTime();
                 maxLag = Math.max(maxLag, t0 - due);
                 observer.handoff.add(new Write(key, version, t0));
@@ -139,7 +148,8 @@ final class PropagationDriver {
                 observer.unresolved,
                 observer.latency,
                 maxLag,
-                observer.maxPending);
+                observer.maxPending,
+                observer.firstRead);
     }
 
     private static void join(Thread thread) {
@@ -165,7 +175,19 @@ final class PropagationDriver {
     }
 
     /** One write as the observer needs it: t0 is {@code nanoTime} just before A's write call. */
-    private record Write(String key, long version, long t0) {}
+    private static final class Write {
+        final String key;
+        final long version;
+        final long t0;
+        // Observer thread only: whether B has been read for this write yet.
+        boolean read;
+
+        Write(String key, long version, long t0) {
+            this.key = key;
+            this.version = version;
+            this.t0 = t0;
+        }
+    }
 
     /** The one poll loop: reads on B every write it has not yet seen, once per round. */
     private final class Observer implements Runnable {
@@ -176,6 +198,7 @@ final class PropagationDriver {
         // Written by this thread only and read by the writer after join(), which makes them visible.
         long unresolved;
         int maxPending;
+        long firstRead;
 
         @Override
         public void run() {
@@ -200,11 +223,16 @@ final class PropagationDriver {
                 int kept = 0;
                 for (int i = 0; i < unseen.size(); i++) {
                     Write write = unseen.get(i);
-                    long seen = subject.read(write.key());
+                    long seen = subject.read(write.key);
                     long now = System.nanoTime();
-                    if (seen >= write.version()) {
-                        latency.record(now - write.t0());
-                    } else if (now - write.t0() > giveUpNanos) {
+                    boolean first = !write.read;
+                    write.read = true;
+                    if (seen >= write.version) {
+                        latency.record(now - write.t0);
+                        if (first) {
+                            firstRead++;
+                        }
+                    } else if (now - write.t0 > giveUpNanos) {
                         unresolved++;
                     } else {
                         unseen.set(kept++, write);

@@ -7,15 +7,21 @@ import java.util.List;
  * Two replicas of one near cache in front of a shared source of truth, as the {@code cache-propagation}
  * scenario drives them: writes go through replica A, reads through replica B's cache.
  *
- * <p>{@link #write} is called from one writer thread and {@link #read} from one observer thread, never
- * concurrently with each other's own kind of call.
+ * <p>{@link #write} is called from one writer thread; {@link #read} from one observer thread and, once just
+ * before each write, from the writer thread.
  */
 interface PropagationSubject extends AutoCloseable {
 
     /** The variant name in the results table. */
     String name();
 
-    /** Short remarks on how this subject is set up, for the row's notes; may be empty. */
+    /** Called by the writer thread as a timed phase starts, before its first write. */
+    default void startPhase() {}
+
+    /**
+     * Short remarks on how this subject is set up and what it did since {@link #startPhase}, for the row's
+     * notes; may be empty.
+     */
     default String notes() {
         return "";
     }
