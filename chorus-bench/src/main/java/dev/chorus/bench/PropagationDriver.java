@@ -49,7 +49,8 @@ final class PropagationDriver {
             LatencyRecorder latency,
             long maxLagNanos,
             int maxPending,
-            long firstRead) {
+            long firstRead,
+            LatencyRecorder firstReadDelay) {
 
         /** Writes divided by the time from the first write's schedule to the last write's return. */
         double writesPerSecond() {
@@ -61,9 +62,12 @@ final class PropagationDriver {
             List<String> all = new ArrayList<>();
             all.add(String.format(
                     Locale.ROOT,
-                    "max write lag behind schedule %,.1f µs; ≤ %,d writes unseen at once; %,d seen on B's first read",
+                    "max write lag behind schedule %,.1f µs; ≤ %,d writes unseen at once; B's first read of a write"
+                            + " came %,.1f µs after t0 (p50), %,.1f µs (p99) and returned the new value for %,d",
                     maxLagNanos / 1000.0,
                     maxPending,
+                    firstReadDelay.percentileMicros(50),
+                    firstReadDelay.percentileMicros(99),
                     firstRead));
             if (!notes.isEmpty()) {
                 all.add(notes);
@@ -149,7 +153,8 @@ final class PropagationDriver {
                 observer.latency,
                 maxLag,
                 observer.maxPending,
-                observer.firstRead);
+                observer.firstRead,
+                observer.firstReadDelay);
     }
 
     private static void join(Thread thread) {
@@ -199,6 +204,8 @@ final class PropagationDriver {
         long unresolved;
         int maxPending;
         long firstRead;
+        // How late the observer's first read of a write comes: latencies below it cannot be told apart.
+        final LatencyRecorder firstReadDelay = new LatencyRecorder();
 
         @Override
         public void run() {
@@ -226,7 +233,10 @@ final class PropagationDriver {
                     long seen = subject.read(write.key);
                     long now = System.nanoTime();
                     boolean first = !write.read;
-                    write.read = true;
+                    if (first) {
+                        write.read = true;
+                        firstReadDelay.record(now - write.t0);
+                    }
                     if (seen >= write.version) {
                         latency.record(now - write.t0);
                         if (first) {
