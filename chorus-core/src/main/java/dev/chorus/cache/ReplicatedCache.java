@@ -702,17 +702,24 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
      */
     private void recomputeTrust(long now, @Nullable String unhealthyReason) {
         long until = healthyUntil;
-        String reason = "the " + backplane.backend() + " backplane has not been HEALTHY for "
-                + millis(now - healthyUntil + healthGrace) + (unhealthyReason == null ? "" : ": " + unhealthyReason);
+        @Nullable ReplicaId earliest = null;
         for (Map.Entry<ReplicaId, Long> e : heardUntil.entrySet()) {
             if (e.getValue() - until < 0) {
                 until = e.getValue();
-                reason = "nothing heard from replica " + e.getKey() + " on " + topic + " for "
-                        + millis(now - lastHeard.getOrDefault(e.getKey(), now));
+                earliest = e.getKey();
             }
         }
         boolean wasTrusted = now - trustedUntil < 0;
         boolean trustedNow = now - until < 0;
+        // Built only when needed: this runs for every message heard.
+        String reason = trustedNow
+                ? ""
+                : earliest == null
+                        ? "the " + backplane.backend() + " backplane has not been HEALTHY for "
+                                + millis(now - healthyUntil + healthGrace)
+                                + (unhealthyReason == null ? "" : ": " + unhealthyReason)
+                        : "nothing heard from replica " + earliest + " on " + topic + " for "
+                                + millis(now - lastHeard.getOrDefault(earliest, now));
         if (trustedNow && !wasTrusted) {
             if (everTrusted) {
                 // Invalidations may have been missed while not trusted; values loaded before are suspect.
