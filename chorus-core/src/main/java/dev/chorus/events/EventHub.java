@@ -236,11 +236,23 @@ public final class EventHub implements AutoCloseable {
 
     private void index(SinkQueue queue) {
         sinks.add(queue);
-        byUser.computeIfAbsent(queue.identity.userId(), u -> new CopyOnWriteArrayList<>())
-                .add(queue);
+        index(byUser, queue.identity.userId(), queue);
         for (String group : queue.identity.groups()) {
-            byGroup.computeIfAbsent(group, g -> new CopyOnWriteArrayList<>()).add(queue);
+            index(byGroup, group, queue);
         }
+    }
+
+    /*
+     * Adding and removing happen inside the map's atomic step for the key: unregister needs no hub lock,
+     * so an add outside it could land in a list a concurrent unindex has just emptied and removed, and the
+     * new sink would silently never get its user's or groups' events.
+     */
+    private static void index(Map<String, List<SinkQueue>> index, String key, SinkQueue queue) {
+        index.compute(key, (k, list) -> {
+            List<SinkQueue> target = list == null ? new CopyOnWriteArrayList<>() : list;
+            target.add(queue);
+            return target;
+        });
     }
 
     /** Forgets a closed sink; needs no hub lock (the indexes are concurrent, closed sinks refuse events). */

@@ -12,6 +12,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CyclicBarrier;
 import java.util.concurrent.TimeUnit;
 import org.awaitility.core.ConditionFactory;
 import org.junit.jupiter.api.AfterEach;
@@ -124,6 +125,50 @@ class EventHubTest {
         assertThat(onB.stats().gapsDetected()).isPositive();
     }
 
+    /**
+     * Closing the last sink of a user or group while another registers races on the index's list: the new
+     * sink must land in a list the index still holds. Threads churn sinks of one user and group, and each
+     * sends itself a marker to both while registered: a sink the index lost never gets them.
+     */
+    @Test
+    void sinksRegisteredWhileOthersOfTheirUserClose_stillGetTheirUserAndGroupEvents() throws Exception {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        Identity who = Identity.of("churn", "churners");
+        int threads = 4;
+        CyclicBarrier start = new CyclicBarrier(threads);
+        List<String> lost = new java.util.concurrent.CopyOnWriteArrayList<>();
+        List<Thread> running = new ArrayList<>();
+        for (int t = 0; t < threads; t++) {
+            int thread = t;
+            running.add(Thread.ofPlatform().start(() -> {
+                awaitBarrier(start);
+                for (int round = 0; round < 5_000 && lost.isEmpty(); round++) {
+                    String user = "user-" + thread + "-" + round;
+                    String group = "group-" + thread + "-" + round;
+                    CountDownLatch both = new CountDownLatch(2);
+                    Registration registration = hub.register(who, delivery -> {
+                        String text = delivery.event().text();
+                        if (text.equals(user) || text.equals(group)) {
+                            both.countDown();
+                        }
+                    });
+                    hub.toUser("churn", Event.of("t", user));
+                    hub.toGroup("churners", Event.of("t", group));
+                    // Closing discards what is queued: wait until the sink had both.
+                    if (!awaitLatch(both)) {
+                        lost.add(user);
+                    }
+                    registration.close();
+                }
+            }));
+        }
+        for (Thread thread : running) {
+            thread.join();
+        }
+
+        assertThat(lost).as("sinks that never got their events").isEmpty();
+    }
+
     @Test
     void aThrowingSink_isCountedAndKeepsReceiving() {
         EventHub hub = hub(join("a"), Duration.ofHours(1));
@@ -170,11 +215,20 @@ class EventHubTest {
         assertThatThrownBy(() -> Event.of("", "x")).hasMessageContaining("Event type");
     }
 
-    private static void awaitLatch(CountDownLatch latch) {
+    private static void awaitBarrier(CyclicBarrier barrier) {
         try {
-            latch.await(30, TimeUnit.SECONDS);
+            barrier.await(30, TimeUnit.SECONDS);
+        } catch (Exception e) {
+            throw new AssertionError("the other thread never arrived", e);
+        }
+    }
+
+    private static boolean awaitLatch(CountDownLatch latch) {
+        try {
+            return latch.await(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
+            return false;
         }
     }
 }
