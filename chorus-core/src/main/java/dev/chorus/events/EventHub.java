@@ -189,7 +189,8 @@ public final class EventHub implements AutoCloseable {
         Objects.requireNonNull(sink, "sink");
         return withLock(() -> {
             ensureOpen();
-            SinkQueue queue = newQueue(identity, sink);
+            // Taken under the lock, before any event can be queued for the sink: nothing queued precedes it.
+            SinkQueue queue = newQueue(identity, sink, currentId());
             index(queue);
             return queue;
         });
@@ -206,7 +207,9 @@ public final class EventHub implements AutoCloseable {
         Objects.requireNonNull(lastEventId, "lastEventId");
         return withLock(() -> {
             ensureOpen();
-            SinkQueue queue = newQueue(identity, sink);
+            // Until something is handed to the sink, the client still stands where it said: a refused id
+            // is refused again (so the reload is not skipped), a served one replays the same events.
+            SinkQueue queue = newQueue(identity, sink, lastEventId);
             switch (ledger.resume(lastEventId, identity::sees, queueCapacity)) {
                 case Ledger.Refused refused -> {
                     counters.resumesRefused.increment();
@@ -230,8 +233,8 @@ public final class EventHub implements AutoCloseable {
         });
     }
 
-    private SinkQueue newQueue(Identity identity, Sink sink) {
-        return new SinkQueue(this, identity, sink, queueCapacity, overflowPolicy, counters);
+    private SinkQueue newQueue(Identity identity, Sink sink, String registeredAt) {
+        return new SinkQueue(this, identity, sink, registeredAt, queueCapacity, overflowPolicy, counters);
     }
 
     private void index(SinkQueue queue) {
@@ -268,14 +271,6 @@ public final class EventHub implements AutoCloseable {
         index.computeIfPresent(key, (k, list) -> {
             list.remove(queue);
             return list.isEmpty() ? null : list;
-        });
-    }
-
-    /** The id of "now" for {@code queue}. */
-    String positionFor(SinkQueue queue) {
-        return withLock(() -> {
-            EventIds.Cursor at = queue.resumedAt;
-            return at == null ? currentId() : mergedId(ledger.position(), clock.millis(), at);
         });
     }
 

@@ -48,15 +48,30 @@ final class SinkQueue implements Registration {
     private @Nullable String owedReloadId;
 
     /**
+     * The id of the last event or reload handed to the sink, or the id it registered at: where the client
+     * stands. Not the hub's current position, which covers events still queued here: a client that dropped
+     * before receiving them and resumed from it would skip them.
+     */
+    private volatile String handedId;
+
+    /**
      * Where a resumed client stood, while this replica is behind it: events it already considered are
      * skipped, and ids handed to it never fall below it. Hub lock only; null once the hub caught up.
      */
     EventIds.@Nullable Cursor resumedAt;
 
-    SinkQueue(EventHub hub, Identity identity, Sink sink, int capacity, OverflowPolicy policy, HubCounters counters) {
+    SinkQueue(
+            EventHub hub,
+            Identity identity,
+            Sink sink,
+            String registeredAt,
+            int capacity,
+            OverflowPolicy policy,
+            HubCounters counters) {
         this.hub = hub;
         this.identity = identity;
         this.sink = sink;
+        this.handedId = registeredAt;
         this.capacity = capacity;
         this.policy = policy;
         this.counters = counters;
@@ -192,8 +207,14 @@ final class SinkQueue implements Registration {
     private void handOver(Object item) {
         try {
             switch (item) {
-                case Delivery delivery -> sink.onEvent(delivery);
-                case Reload reload -> sink.onReload(reload);
+                case Delivery delivery -> {
+                    handedId = delivery.id();
+                    sink.onEvent(delivery);
+                }
+                case Reload reload -> {
+                    handedId = reload.id();
+                    sink.onReload(reload);
+                }
                 case Closed closed -> sink.onClosed(closed.reason());
                 default -> throw new IllegalStateException("unexpected item " + item);
             }
@@ -208,7 +229,7 @@ final class SinkQueue implements Registration {
 
     @Override
     public String position() {
-        return hub.positionFor(this);
+        return handedId;
     }
 
     @Override

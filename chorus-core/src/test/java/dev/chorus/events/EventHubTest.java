@@ -125,6 +125,38 @@ class EventHubTest {
         assertThat(onB.stats().gapsDetected()).isPositive();
     }
 
+    @Test
+    void position_isWhereTheClientStands_soEventsStillQueuedForItAreReplayedOnResume() {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<Delivery> handed = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Registration registration = hub.register(ALICE, delivery -> {
+            handed.add(delivery);
+            entered.countDown();
+            awaitLatch(release);
+        });
+        String registeredAt = registration.position();
+        hub.broadcast(Event.of("t", "handed"));
+        assertThat(awaitLatch(entered)).isTrue();
+        hub.broadcast(Event.of("t", "queued"));
+
+        String position = registration.position();
+        registration.close(); // the client dropped before it received "queued"
+        release.countDown();
+
+        assertThat(position).isEqualTo(handed.get(0).id());
+        RecordingSink resumed = new RecordingSink();
+        hub.resume(ALICE, resumed, position);
+        RecordingSink fromTheStart = new RecordingSink();
+        hub.resume(ALICE, fromTheStart, registeredAt);
+        waiting()
+                .until(() -> resumed.texts().contains("queued")
+                        && fromTheStart.texts().contains("queued"));
+        assertThat(resumed.timeline).hasSize(1);
+        assertThat(fromTheStart.texts()).containsExactly("handed", "queued");
+    }
+
     /**
      * Closing the last sink of a user or group while another registers races on the index's list: the new
      * sink must land in a list the index still holds. Threads churn sinks of one user and group, and each
