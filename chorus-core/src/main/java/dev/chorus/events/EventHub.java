@@ -97,21 +97,28 @@ public final class EventHub implements AutoCloseable {
         this.origin = newOriginKey();
         this.ledger =
                 new Ledger(origin, backplane.replica(), builder.historySize, builder.historyAge.toMillis(), clock);
-        this.subscription = backplane.subscribe(topic, new Subscriber() {
-            @Override
-            public void onMessage(Envelope envelope) {
-                received(envelope);
-            }
-
-            @Override
-            public void onMissed(Missed missed) {
-                missed(missed);
-            }
-        });
         this.heartbeat = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofVirtual().name("chorus-events-heartbeat").factory());
         long interval = builder.heartbeat.toMillis();
         heartbeat.scheduleAtFixedRate(this::tick, interval, interval, TimeUnit.MILLISECONDS);
+        // Subscribed last: whatever fails before leaves no subscription behind (a subscription is the
+        // backplane's to keep, the executor only ours).
+        try {
+            this.subscription = backplane.subscribe(topic, new Subscriber() {
+                @Override
+                public void onMessage(Envelope envelope) {
+                    received(envelope);
+                }
+
+                @Override
+                public void onMissed(Missed missed) {
+                    missed(missed);
+                }
+            });
+        } catch (RuntimeException e) {
+            heartbeat.shutdownNow();
+            throw e;
+        }
         withLock(() -> announce(HubWire.Kind.SYNC));
         LOG.info(
                 "Event hub {} started on {} (topic '{}', history {} events / {}, queues of {} with {})",
@@ -518,16 +525,28 @@ public final class EventHub implements AutoCloseable {
             return this;
         }
 
-        /** How long events are kept for resumes. */
+        /** How long events are kept for resumes; at least 1 ms. */
         public Builder historyAge(Duration age) {
-            this.historyAge = Checks.positive("EventHub historyAge", age);
+            this.historyAge = atLeastOneMilli("EventHub historyAge", age);
             return this;
         }
 
-        /** How often this hub announces its position, which bounds how long a lost last event goes unnoticed. */
+        /**
+         * How often this hub announces its position, which bounds how long a lost last event goes unnoticed;
+         * at least 1 ms.
+         */
         public Builder heartbeat(Duration interval) {
-            this.heartbeat = Checks.positive("EventHub heartbeat", interval);
+            this.heartbeat = atLeastOneMilli("EventHub heartbeat", interval);
             return this;
+        }
+
+        // Both are used in whole milliseconds: a shorter positive one would become 0 and fail at build().
+        private static Duration atLeastOneMilli(String name, Duration value) {
+            Objects.requireNonNull(value, name);
+            if (value.compareTo(Duration.ofMillis(1)) < 0) {
+                throw new ChorusException(name + " must be at least 1 ms, was " + value);
+            }
+            return value;
         }
 
         /** The clock for history ages and ids (tests). */

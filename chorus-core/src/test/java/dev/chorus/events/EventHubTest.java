@@ -242,6 +242,10 @@ class EventHubTest {
                 .hasMessageContaining("queueCapacity must be positive, was 0");
         assertThatThrownBy(() -> EventHub.builder(a).historySize(-1)).hasMessageContaining("historySize");
         assertThatThrownBy(() -> EventHub.builder(a).historyAge(Duration.ZERO)).hasMessageContaining("historyAge");
+        assertThatThrownBy(() -> EventHub.builder(a).historyAge(Duration.ofNanos(999_999)))
+                .hasMessageContaining("historyAge must be at least 1 ms");
+        assertThatThrownBy(() -> EventHub.builder(a).heartbeat(Duration.ofNanos(999_999)))
+                .hasMessageContaining("heartbeat must be at least 1 ms");
         assertThatThrownBy(() -> EventHub.builder(a).topic(" ")).hasMessageContaining("topic");
         assertThatThrownBy(() -> Identity.of(" ")).hasMessageContaining("authenticated principal");
         assertThatThrownBy(() -> Event.of("", "x")).hasMessageContaining("Event type");
