@@ -446,12 +446,22 @@ public final class EventHub implements AutoCloseable {
     /** Stops receiving, closes every sink (each hears why) and stops the heartbeat; idempotent. */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
+        List<SinkQueue> open;
+        lock.lock();
+        try {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            // Under the lock, which register and resume hold throughout: each either ran before (its sink
+            // is in this copy) or runs after and fails. Set outside it, a register between the flag and
+            // the copy would leave a sink open on a closed hub.
+            open = List.copyOf(sinks);
+        } finally {
+            lock.unlock();
         }
         heartbeat.shutdownNow();
         subscription.close();
-        for (SinkQueue queue : List.copyOf(sinks)) {
+        for (SinkQueue queue : open) {
             queue.closeByHub("the event hub closed: this replica is shutting down; reconnect");
         }
         LOG.info("Event hub {} closed", Long.toHexString(origin));

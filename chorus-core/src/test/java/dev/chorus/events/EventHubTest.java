@@ -234,6 +234,42 @@ class EventHubTest {
                 .hasMessageContaining("closed");
     }
 
+    /** A race, so many rounds: each registration either fails or is closed with the hub, never left open. */
+    @Test
+    void close_racingRegistrations_leavesNoSinkOpen() throws Exception {
+        Backplane a = join("a");
+        for (int round = 0; round < 200; round++) {
+            EventHub hub = EventHub.builder(a).heartbeat(Duration.ofHours(1)).build();
+            List<Registration> registered = new java.util.concurrent.CopyOnWriteArrayList<>();
+            CountDownLatch started = new CountDownLatch(2);
+            List<Thread> registrars = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                registrars.add(Thread.ofPlatform().start(() -> {
+                    started.countDown();
+                    try {
+                        while (true) {
+                            registered.add(hub.register(ALICE, delivery -> {}));
+                        }
+                    } catch (ChorusException closed) {
+                        // the hub closed: registering after that must fail
+                    }
+                }));
+            }
+            assertThat(awaitLatch(started)).isTrue();
+
+            hub.close();
+            for (Thread registrar : registrars) {
+                registrar.join();
+            }
+
+            int round0 = round;
+            assertThat(registered)
+                    .as("round %d", round0)
+                    .allSatisfy(r -> assertThat(r.isOpen()).isFalse());
+            assertThat(hub.stats().sinks()).as("round %d", round0).isZero();
+        }
+    }
+
     @Test
     void builder_rejectsBadValuesNamingThem() {
         Backplane a = join("a");
