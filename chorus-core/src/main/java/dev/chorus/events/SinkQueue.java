@@ -167,40 +167,72 @@ final class SinkQueue implements Registration {
 
     private void drain() {
         Object[] batch = new Object[BATCH];
-        while (true) {
-            int taken = 0;
-            synchronized (this) {
-                if (droppedOwed > 0 && owedReloadId != null) {
-                    counters.reloadsSent.increment();
-                    batch[taken++] = new Reload(
-                            Reload.Reason.QUEUE_OVERFLOW,
-                            "the client was too slow: " + droppedOwed + " events were dropped from its full queue of "
-                                    + capacity,
-                            owedReloadId);
-                    droppedOwed = 0;
-                    owedReloadId = null;
-                }
-                Object item;
-                while (taken < BATCH && (item = items.pollFirst()) != null) {
-                    batch[taken++] = item;
-                    if (item instanceof Delivery) {
-                        events--;
+        int taken = 0;
+        int handed = 0;
+        boolean finished = false;
+        try {
+            while (true) {
+                taken = 0;
+                handed = 0;
+                synchronized (this) {
+                    if (droppedOwed > 0 && owedReloadId != null) {
+                        counters.reloadsSent.increment();
+                        batch[taken++] = new Reload(
+                                Reload.Reason.QUEUE_OVERFLOW,
+                                "the client was too slow: " + droppedOwed
+                                        + " events were dropped from its full queue of " + capacity,
+                                owedReloadId);
+                        droppedOwed = 0;
+                        owedReloadId = null;
+                    }
+                    Object item;
+                    while (taken < BATCH && (item = items.pollFirst()) != null) {
+                        batch[taken++] = item;
+                        if (item instanceof Delivery) {
+                            events--;
+                        }
+                    }
+                    if (taken == 0) {
+                        scheduled = false;
+                        finished = true;
+                        return;
                     }
                 }
-                if (taken == 0) {
-                    scheduled = false;
-                    return;
+                int delivered = 0;
+                while (handed < taken) {
+                    Object item = batch[handed];
+                    batch[handed++] = null;
+                    if (item instanceof Delivery) {
+                        delivered++;
+                    }
+                    handOver(item);
                 }
+                counters.delivered.add(delivered);
             }
-            int delivered = 0;
-            for (int i = 0; i < taken; i++) {
+        } finally {
+            if (!finished) {
+                recoverFromError(batch, handed, taken);
+            }
+        }
+    }
+
+    /*
+     * A sink threw an Error (handOver contains only exceptions), which ends this thread. Without this the
+     * queue would stay "scheduled" with no thread draining it: the sink would silently get nothing more.
+     * The rest of the batch goes back to the head of the queue, in order, and a new thread carries on.
+     */
+    private synchronized void recoverFromError(Object[] batch, int handed, int taken) {
+        if (open) {
+            for (int i = taken - 1; i >= handed; i--) {
+                items.addFirst(batch[i]);
                 if (batch[i] instanceof Delivery) {
-                    delivered++;
+                    events++;
                 }
-                handOver(batch[i]);
-                batch[i] = null;
             }
-            counters.delivered.add(delivered);
+        }
+        scheduled = false;
+        if (!items.isEmpty() || droppedOwed > 0) {
+            scheduleLocked();
         }
     }
 

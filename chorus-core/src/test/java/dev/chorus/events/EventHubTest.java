@@ -218,6 +218,37 @@ class EventHubTest {
     }
 
     @Test
+    void aSinkThrowingAnError_losesNothingAfterIt_andKeepsReceiving() {
+        EventHub hub = hub(join("a"), Duration.ofHours(1));
+        CountDownLatch entered = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        List<String> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
+        hub.register(ALICE, delivery -> {
+            String text = delivery.event().text();
+            seen.add(text);
+            if (text.equals("held")) {
+                entered.countDown();
+                awaitLatch(release);
+            } else if (text.equals("fatal")) {
+                throw new AssertionError("an Error, which the delivery thread does not catch");
+            }
+        });
+        hub.broadcast(Event.of("t", "held"));
+        assertThat(awaitLatch(entered)).isTrue();
+        // Queued behind "held", so the delivery thread takes them in one batch with "fatal".
+        hub.broadcast(Event.of("t", "fatal"));
+        hub.broadcast(Event.of("t", "same batch"));
+        release.countDown();
+        // Awaitility would rethrow the sink's Error, which ends its delivery thread on purpose here.
+        waiting().dontCatchUncaughtExceptions().until(() -> seen.contains("same batch"));
+
+        hub.broadcast(Event.of("t", "later"));
+
+        waiting().dontCatchUncaughtExceptions().until(() -> seen.contains("later"));
+        assertThat(seen).containsExactly("held", "fatal", "same batch", "later");
+    }
+
+    @Test
     void close_tellsEverySinkAndRefusesFurtherWork() {
         EventHub hub = hub(join("a"), Duration.ofHours(1));
         RecordingSink sink = new RecordingSink();
