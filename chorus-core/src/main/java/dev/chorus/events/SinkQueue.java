@@ -13,9 +13,15 @@ import org.slf4j.LoggerFactory;
  * its queue holds the rest (overflow is a matter of counts, not timing).
  *
  * Capacity counts events only. Reload and close signals bypass it: dropping one would turn a reported
- * loss into a silent one. Under DROP_OLDEST a full queue drops its oldest event and owes the sink a
- * QUEUE_OVERFLOW reload, handed over before the next item: the dropped events were the oldest, so the
- * signal sits exactly where they were. Under DISCONNECT a full queue discards everything and closes.
+ * loss into a silent one. They stay bounded all the same: a reload signalled right behind another replaces
+ * it (a reload's id is where the client stands after it, and the newer one covers the older), so there is
+ * at most one reload per queued event, plus one.
+ *
+ * Under DROP_OLDEST a full queue drops its oldest event and owes the sink a QUEUE_OVERFLOW reload, handed
+ * over before the next item: the dropped events were the oldest, so the signal sits exactly where they
+ * were. Reloads queued ahead of the dropped event go with it: the owed reload's id (the dropped event's)
+ * covers theirs, and handing them after it would leave the client holding an older id. Under DISCONNECT a
+ * full queue discards everything and closes.
  */
 
 /** A registered sink: its identity, queue, overflow policy and delivery thread. */
@@ -112,27 +118,33 @@ final class SinkQueue implements Registration {
         return !disconnected;
     }
 
+    /** Drops the oldest event (the queue holds {@code capacity >= 1} of them) and what it makes redundant. */
     private void dropOldestEvent() {
-        for (var it = items.iterator(); it.hasNext(); ) {
-            if (it.next() instanceof Delivery dropped) {
-                it.remove();
-                events--;
-                droppedOwed++;
-                // Once it has reloaded, the client stands at least where the newest dropped event left it.
-                owedReloadId = dropped.id();
-                counters.dropped(DropReason.QUEUE_FULL, 1);
-                return;
-            }
+        // Only reloads can precede the oldest event; the owed reload covers them (see the top).
+        while (items.peekFirst() instanceof Reload) {
+            items.pollFirst();
+            counters.reloadsSent.decrement();
         }
+        Delivery dropped = (Delivery) items.pollFirst();
+        events--;
+        droppedOwed++;
+        // Once it has reloaded, the client stands at least where the newest dropped event left it.
+        owedReloadId = dropped.id();
+        counters.dropped(DropReason.QUEUE_FULL, 1);
     }
 
-    /** Queues a reload signal, whatever the queue's fill. */
+    /** Queues a reload signal, whatever the queue's fill; it replaces a reload queued right before it. */
     synchronized void signal(Reload reload) {
-        if (open) {
-            counters.reloadsSent.increment();
-            items.addLast(reload);
-            scheduleLocked();
+        if (!open) {
+            return;
         }
+        if (items.peekLast() instanceof Reload) {
+            items.pollLast();
+        } else {
+            counters.reloadsSent.increment();
+        }
+        items.addLast(reload);
+        scheduleLocked();
     }
 
     /** Closes the sink on the hub's behalf: the sink hears {@code reason} after its current callback. */
