@@ -40,6 +40,8 @@ class EventHubSinkQueueTest {
     /** Releases the sink and waits until it has had everything up to the event with id {@code last}. */
     private void releaseUntil(SinkQueue queue, String last) {
         sink.release.countDown();
+        // Offered once the queue is taken, so the marker itself drops nothing.
+        await().atMost(Duration.ofSeconds(10)).until(() -> queue.queued() == 0);
         queue.offer(new Delivery(last, EVENT));
         await().atMost(Duration.ofSeconds(10))
                 .until(() ->
