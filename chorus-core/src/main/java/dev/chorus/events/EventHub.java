@@ -41,6 +41,13 @@ import org.slf4j.LoggerFactory;
  * Loss: a hub-sequence jump, a position announced beyond what arrived, or any backplane Missed signal sends
  * every connected sink a reload; the ledger records it so a later resume across it is refused too. Every
  * hub announces its position every heartbeat, so a lost last event is found within one heartbeat.
+ *
+ * First contact: a hub first heard past its start (its first message here is event n > 1, or a position
+ * n > 0) may have published events this replica should have heard and did not (lost, or sent before the
+ * transport's subscription took effect). Nothing tells which, so every sink registered here is told to
+ * reload, unless there is none. A new hub announces a SYNC at 0 before it can publish anything, so hubs
+ * started after this one cost nothing; hubs already running when this one starts cost a reload only to
+ * sinks registered before their first position arrives (one SYNC round trip, at most one heartbeat).
  */
 
 /**
@@ -314,7 +321,11 @@ public final class EventHub implements AutoCloseable {
         }
     }
 
-    private void gap(Ledger.Gap gap, String detail) {
+    private void gap(Ledger.Gap gap) {
+        if (gap.beforeFirstHeard() && sinks.isEmpty()) {
+            return; // no sink here could have wanted them
+        }
+        String detail = describe(gap);
         counters.gapsDetected.increment();
         LOG.warn("Events may have been lost: {}; connected clients are told to reload", detail);
         reloadAll(detail, at -> at.position().get(gap.origin()) >= gap.to());
@@ -373,7 +384,7 @@ public final class EventHub implements AutoCloseable {
                 Ledger.Received received = ledger.received(
                         message.origin(), envelope.origin(), message.seq(), message.audience(), message.event());
                 if (received.gap() != null) {
-                    gap(received.gap(), describe(received.gap()));
+                    gap(received.gap());
                 }
                 if (received.entry() != null) {
                     dispatch(received.entry());
@@ -382,7 +393,7 @@ public final class EventHub implements AutoCloseable {
             case POSITION, SYNC -> {
                 Ledger.Gap gap = ledger.announced(message.origin(), envelope.origin(), message.seq());
                 if (gap != null) {
-                    gap(gap, describe(gap));
+                    gap(gap);
                 }
                 if (message.kind() == HubWire.Kind.SYNC) {
                     announce(HubWire.Kind.POSITION);
@@ -392,8 +403,12 @@ public final class EventHub implements AutoCloseable {
     }
 
     private static String describe(Ledger.Gap gap) {
-        return "events " + gap.from() + ".." + gap.to() + " of hub " + Long.toHexString(gap.origin()) + " on "
-                + gap.replica().shortForm() + " never arrived";
+        String events = "events " + gap.from() + ".." + gap.to() + " of hub " + Long.toHexString(gap.origin()) + " on "
+                + gap.replica().shortForm();
+        return gap.beforeFirstHeard()
+                ? events + " came before the first message this replica heard of that hub: sinks registered"
+                        + " earlier may have missed them"
+                : events + " never arrived";
     }
 
     private void missed(Missed missed) {

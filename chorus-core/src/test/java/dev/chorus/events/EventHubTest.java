@@ -126,6 +126,44 @@ class EventHubTest {
     }
 
     @Test
+    void aHubFirstHeardMidStream_tellsSinksRegisteredBeforeToReload() {
+        Backplane a = join("a");
+        EventHub onA = hub(a, Duration.ofHours(1));
+        RecordingSink client = new RecordingSink();
+        onA.register(ALICE, client);
+        // B's start-up SYNC and first event are lost above the transport: A's first word of B is event 2.
+        SwallowingBackplane b = new SwallowingBackplane(join("b"))
+                .swallowNext(HubWire.Kind.SYNC, 1)
+                .swallowNext(HubWire.Kind.EVENT, 1);
+        EventHub onB = hub(b, Duration.ofHours(1));
+        onB.broadcast(Event.of("t", "e1"));
+        onB.broadcast(Event.of("t", "e2"));
+
+        waiting().until(() -> client.texts().contains("e2"));
+        assertThat(client.timeline).hasSize(2);
+        assertThat(client.timeline.get(0))
+                .isInstanceOfSatisfying(
+                        Reload.class, r -> assertThat(r.reason()).isEqualTo(Reload.Reason.LOSS_DETECTED));
+        assertThat(a.stats().gaps()).isZero();
+    }
+
+    /** A new hub announces itself at 0 before it can publish: sinks elsewhere lose nothing and need no reload. */
+    @Test
+    void aHubStartedAfterSinksRegistered_costsThemNoReload() {
+        Backplane a = join("a");
+        EventHub onA = hub(a, Duration.ofHours(1));
+        RecordingSink client = new RecordingSink();
+        onA.register(ALICE, client);
+        EventHub onB = hub(join("b"), Duration.ofHours(1));
+
+        onB.broadcast(Event.of("t", "e1"));
+
+        waiting().until(() -> client.texts().contains("e1"));
+        assertThat(client.timeline).hasSize(1);
+        assertThat(onA.stats().gapsDetected()).isZero();
+    }
+
+    @Test
     void position_isWhereTheClientStands_soEventsStillQueuedForItAreReplayedOnResume() {
         EventHub hub = hub(join("a"), Duration.ofHours(1));
         CountDownLatch entered = new CountDownLatch(1);
