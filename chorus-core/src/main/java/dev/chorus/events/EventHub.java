@@ -228,7 +228,7 @@ public final class EventHub implements AutoCloseable {
                 case Ledger.Refused refused -> {
                     counters.resumesRefused.increment();
                     LOG.debug("Resume of user '{}' refused: {}", identity.userId(), refused.detail());
-                    queue.signal(new Reload(refused.reason(), refused.detail(), currentId()));
+                    queue.signal(Reload.of(refused.reason(), currentId()));
                 }
                 case Ledger.Replay replay -> {
                     counters.resumesServed.increment();
@@ -328,19 +328,21 @@ public final class EventHub implements AutoCloseable {
         String detail = describe(gap);
         counters.gapsDetected.increment();
         LOG.warn("Events may have been lost: {}; connected clients are told to reload", detail);
-        reloadAll(detail, at -> at.position().get(gap.origin()) >= gap.to());
+        reloadAll(at -> at.position().get(gap.origin()) >= gap.to());
     }
 
-    /** Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). */
-    private void reloadAll(String detail, Predicate<EventIds.Cursor> resumedPast) {
+    /**
+     * Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). Clients get the
+     * reason's fixed sentence; the caller logs which hub and events.
+     */
+    private void reloadAll(Predicate<EventIds.Cursor> resumedPast) {
         String current = currentId();
         for (SinkQueue queue : sinks) {
             EventIds.Cursor at = queue.resumedAt;
             if (at == null) {
-                queue.signal(new Reload(Reload.Reason.LOSS_DETECTED, detail, current));
+                queue.signal(Reload.of(Reload.Reason.LOSS_DETECTED, current));
             } else if (!resumedPast.test(at)) {
-                queue.signal(new Reload(
-                        Reload.Reason.LOSS_DETECTED, detail, mergedId(ledger.position(), clock.millis(), at)));
+                queue.signal(Reload.of(Reload.Reason.LOSS_DETECTED, mergedId(ledger.position(), clock.millis(), at)));
             }
         }
     }
@@ -421,7 +423,7 @@ public final class EventHub implements AutoCloseable {
             String detail = "the backplane reported " + missed.cause() + " (" + missed.detail()
                     + "): events from other replicas may have been lost";
             LOG.warn("Event hub {}: {}; connected clients are told to reload", Long.toHexString(origin), detail);
-            reloadAll(detail, at -> false);
+            reloadAll(at -> false);
             // Ask every hub where it stands, so the ledger learns what (if anything) went missing.
             announce(HubWire.Kind.SYNC);
             return null;

@@ -189,11 +189,12 @@ final class SinkQueue implements Registration {
                 synchronized (this) {
                     if (droppedOwed > 0 && owedReloadId != null) {
                         counters.reloadsSent.increment();
-                        batch[taken++] = new Reload(
-                                Reload.Reason.QUEUE_OVERFLOW,
-                                "the client was too slow: " + droppedOwed
-                                        + " events were dropped from its full queue of " + capacity,
-                                owedReloadId);
+                        LOG.debug(
+                                "Sink of user '{}' was too slow: {} events were dropped from its full queue of {}",
+                                identity.userId(),
+                                droppedOwed,
+                                capacity);
+                        batch[taken++] = Reload.of(Reload.Reason.QUEUE_OVERFLOW, owedReloadId);
                         droppedOwed = 0;
                         owedReloadId = null;
                     }

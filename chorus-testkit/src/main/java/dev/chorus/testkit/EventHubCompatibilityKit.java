@@ -292,7 +292,8 @@ public abstract class EventHubCompatibilityKit {
         assertThat(slow.texts()).containsExactly("e0", "e6", "e7", "e8", "e9", "e10", "e11", "e12", "e13");
         assertThat(slow.reloads()).singleElement().satisfies(r -> {
             assertThat(r.reason()).isEqualTo(Reload.Reason.QUEUE_OVERFLOW);
-            assertThat(r.detail()).contains("5 events were dropped");
+            // The count is in the stats and the log; the client gets a fixed sentence without internals.
+            assertThat(r.detail()).doesNotContainPattern("[0-9]");
         });
         assertThat(slow.timeline.get(1)).isInstanceOf(Reload.class);
         assertThat(slowRegistration.isOpen()).isTrue();
