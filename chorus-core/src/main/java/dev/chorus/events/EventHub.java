@@ -41,6 +41,13 @@ import org.slf4j.LoggerFactory;
  * Loss: a hub-sequence jump, a position announced beyond what arrived, or any backplane Missed signal sends
  * every connected sink a reload; the ledger records it so a later resume across it is refused too. Every
  * hub announces its position every heartbeat, so a lost last event is found within one heartbeat.
+ *
+ * First contact: a hub first heard past its start (its first message here is event n > 1, or a position
+ * n > 0) may have published events this replica should have heard and did not (lost, or sent before the
+ * transport's subscription took effect). Nothing tells which, so every sink registered here is told to
+ * reload, unless there is none. A new hub announces a SYNC at 0 before it can publish anything, so hubs
+ * started after this one cost nothing; hubs already running when this one starts cost a reload only to
+ * sinks registered before their first position arrives (one SYNC round trip, at most one heartbeat).
  */
 
 /**
@@ -97,21 +104,28 @@ public final class EventHub implements AutoCloseable {
         this.origin = newOriginKey();
         this.ledger =
                 new Ledger(origin, backplane.replica(), builder.historySize, builder.historyAge.toMillis(), clock);
-        this.subscription = backplane.subscribe(topic, new Subscriber() {
-            @Override
-            public void onMessage(Envelope envelope) {
-                received(envelope);
-            }
-
-            @Override
-            public void onMissed(Missed missed) {
-                missed(missed);
-            }
-        });
         this.heartbeat = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofVirtual().name("chorus-events-heartbeat").factory());
         long interval = builder.heartbeat.toMillis();
         heartbeat.scheduleAtFixedRate(this::tick, interval, interval, TimeUnit.MILLISECONDS);
+        // Subscribed last: whatever fails before leaves no subscription behind (a subscription is the
+        // backplane's to keep, the executor only ours).
+        try {
+            this.subscription = backplane.subscribe(topic, new Subscriber() {
+                @Override
+                public void onMessage(Envelope envelope) {
+                    received(envelope);
+                }
+
+                @Override
+                public void onMissed(Missed missed) {
+                    missed(missed);
+                }
+            });
+        } catch (RuntimeException e) {
+            heartbeat.shutdownNow();
+            throw e;
+        }
         withLock(() -> announce(HubWire.Kind.SYNC));
         LOG.info(
                 "Event hub {} started on {} (topic '{}', history {} events / {}, queues of {} with {})",
@@ -189,7 +203,8 @@ public final class EventHub implements AutoCloseable {
         Objects.requireNonNull(sink, "sink");
         return withLock(() -> {
             ensureOpen();
-            SinkQueue queue = newQueue(identity, sink);
+            // Taken under the lock, before any event can be queued for the sink: nothing queued precedes it.
+            SinkQueue queue = newQueue(identity, sink, currentId());
             index(queue);
             return queue;
         });
@@ -206,12 +221,14 @@ public final class EventHub implements AutoCloseable {
         Objects.requireNonNull(lastEventId, "lastEventId");
         return withLock(() -> {
             ensureOpen();
-            SinkQueue queue = newQueue(identity, sink);
+            // Until something is handed to the sink, the client still stands where it said: a refused id
+            // is refused again (so the reload is not skipped), a served one replays the same events.
+            SinkQueue queue = newQueue(identity, sink, lastEventId);
             switch (ledger.resume(lastEventId, identity::sees, queueCapacity)) {
                 case Ledger.Refused refused -> {
                     counters.resumesRefused.increment();
                     LOG.debug("Resume of user '{}' refused: {}", identity.userId(), refused.detail());
-                    queue.signal(new Reload(refused.reason(), refused.detail(), currentId()));
+                    queue.signal(Reload.of(refused.reason(), currentId()));
                 }
                 case Ledger.Replay replay -> {
                     counters.resumesServed.increment();
@@ -230,17 +247,29 @@ public final class EventHub implements AutoCloseable {
         });
     }
 
-    private SinkQueue newQueue(Identity identity, Sink sink) {
-        return new SinkQueue(this, identity, sink, queueCapacity, overflowPolicy, counters);
+    private SinkQueue newQueue(Identity identity, Sink sink, String registeredAt) {
+        return new SinkQueue(this, identity, sink, registeredAt, queueCapacity, overflowPolicy, counters);
     }
 
     private void index(SinkQueue queue) {
         sinks.add(queue);
-        byUser.computeIfAbsent(queue.identity.userId(), u -> new CopyOnWriteArrayList<>())
-                .add(queue);
+        index(byUser, queue.identity.userId(), queue);
         for (String group : queue.identity.groups()) {
-            byGroup.computeIfAbsent(group, g -> new CopyOnWriteArrayList<>()).add(queue);
+            index(byGroup, group, queue);
         }
+    }
+
+    /*
+     * Adding and removing happen inside the map's atomic step for the key: unregister needs no hub lock,
+     * so an add outside it could land in a list a concurrent unindex has just emptied and removed, and the
+     * new sink would silently never get its user's or groups' events.
+     */
+    private static void index(Map<String, List<SinkQueue>> index, String key, SinkQueue queue) {
+        index.compute(key, (k, list) -> {
+            List<SinkQueue> target = list == null ? new CopyOnWriteArrayList<>() : list;
+            target.add(queue);
+            return target;
+        });
     }
 
     /** Forgets a closed sink; needs no hub lock (the indexes are concurrent, closed sinks refuse events). */
@@ -256,14 +285,6 @@ public final class EventHub implements AutoCloseable {
         index.computeIfPresent(key, (k, list) -> {
             list.remove(queue);
             return list.isEmpty() ? null : list;
-        });
-    }
-
-    /** The id of "now" for {@code queue}. */
-    String positionFor(SinkQueue queue) {
-        return withLock(() -> {
-            EventIds.Cursor at = queue.resumedAt;
-            return at == null ? currentId() : mergedId(ledger.position(), clock.millis(), at);
         });
     }
 
@@ -300,22 +321,28 @@ public final class EventHub implements AutoCloseable {
         }
     }
 
-    private void gap(Ledger.Gap gap, String detail) {
+    private void gap(Ledger.Gap gap) {
+        if (gap.beforeFirstHeard() && sinks.isEmpty()) {
+            return; // no sink here could have wanted them
+        }
+        String detail = describe(gap);
         counters.gapsDetected.increment();
         LOG.warn("Events may have been lost: {}; connected clients are told to reload", detail);
-        reloadAll(detail, at -> at.position().get(gap.origin()) >= gap.to());
+        reloadAll(at -> at.position().get(gap.origin()) >= gap.to());
     }
 
-    /** Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). */
-    private void reloadAll(String detail, Predicate<EventIds.Cursor> resumedPast) {
+    /**
+     * Tells every sink to reload, except those resumed past the loss ({@code resumedPast}). Clients get the
+     * reason's fixed sentence; the caller logs which hub and events.
+     */
+    private void reloadAll(Predicate<EventIds.Cursor> resumedPast) {
         String current = currentId();
         for (SinkQueue queue : sinks) {
             EventIds.Cursor at = queue.resumedAt;
             if (at == null) {
-                queue.signal(new Reload(Reload.Reason.LOSS_DETECTED, detail, current));
+                queue.signal(Reload.of(Reload.Reason.LOSS_DETECTED, current));
             } else if (!resumedPast.test(at)) {
-                queue.signal(new Reload(
-                        Reload.Reason.LOSS_DETECTED, detail, mergedId(ledger.position(), clock.millis(), at)));
+                queue.signal(Reload.of(Reload.Reason.LOSS_DETECTED, mergedId(ledger.position(), clock.millis(), at)));
             }
         }
     }
@@ -359,7 +386,7 @@ public final class EventHub implements AutoCloseable {
                 Ledger.Received received = ledger.received(
                         message.origin(), envelope.origin(), message.seq(), message.audience(), message.event());
                 if (received.gap() != null) {
-                    gap(received.gap(), describe(received.gap()));
+                    gap(received.gap());
                 }
                 if (received.entry() != null) {
                     dispatch(received.entry());
@@ -368,7 +395,7 @@ public final class EventHub implements AutoCloseable {
             case POSITION, SYNC -> {
                 Ledger.Gap gap = ledger.announced(message.origin(), envelope.origin(), message.seq());
                 if (gap != null) {
-                    gap(gap, describe(gap));
+                    gap(gap);
                 }
                 if (message.kind() == HubWire.Kind.SYNC) {
                     announce(HubWire.Kind.POSITION);
@@ -378,8 +405,12 @@ public final class EventHub implements AutoCloseable {
     }
 
     private static String describe(Ledger.Gap gap) {
-        return "events " + gap.from() + ".." + gap.to() + " of hub " + Long.toHexString(gap.origin()) + " on "
-                + gap.replica().shortForm() + " never arrived";
+        String events = "events " + gap.from() + ".." + gap.to() + " of hub " + Long.toHexString(gap.origin()) + " on "
+                + gap.replica().shortForm();
+        return gap.beforeFirstHeard()
+                ? events + " came before the first message this replica heard of that hub: sinks registered"
+                        + " earlier may have missed them"
+                : events + " never arrived";
     }
 
     private void missed(Missed missed) {
@@ -392,7 +423,7 @@ public final class EventHub implements AutoCloseable {
             String detail = "the backplane reported " + missed.cause() + " (" + missed.detail()
                     + "): events from other replicas may have been lost";
             LOG.warn("Event hub {}: {}; connected clients are told to reload", Long.toHexString(origin), detail);
-            reloadAll(detail, at -> false);
+            reloadAll(at -> false);
             // Ask every hub where it stands, so the ledger learns what (if anything) went missing.
             announce(HubWire.Kind.SYNC);
             return null;
@@ -432,12 +463,22 @@ public final class EventHub implements AutoCloseable {
     /** Stops receiving, closes every sink (each hears why) and stops the heartbeat; idempotent. */
     @Override
     public void close() {
-        if (!closed.compareAndSet(false, true)) {
-            return;
+        List<SinkQueue> open;
+        lock.lock();
+        try {
+            if (!closed.compareAndSet(false, true)) {
+                return;
+            }
+            // Under the lock, which register and resume hold throughout: each either ran before (its sink
+            // is in this copy) or runs after and fails. Set outside it, a register between the flag and
+            // the copy would leave a sink open on a closed hub.
+            open = List.copyOf(sinks);
+        } finally {
+            lock.unlock();
         }
         heartbeat.shutdownNow();
         subscription.close();
-        for (SinkQueue queue : List.copyOf(sinks)) {
+        for (SinkQueue queue : open) {
             queue.closeByHub("the event hub closed: this replica is shutting down; reconnect");
         }
         LOG.info("Event hub {} closed", Long.toHexString(origin));
@@ -511,16 +552,28 @@ public final class EventHub implements AutoCloseable {
             return this;
         }
 
-        /** How long events are kept for resumes. */
+        /** How long events are kept for resumes; at least 1 ms. */
         public Builder historyAge(Duration age) {
-            this.historyAge = Checks.positive("EventHub historyAge", age);
+            this.historyAge = atLeastOneMilli("EventHub historyAge", age);
             return this;
         }
 
-        /** How often this hub announces its position, which bounds how long a lost last event goes unnoticed. */
+        /**
+         * How often this hub announces its position, which bounds how long a lost last event goes unnoticed;
+         * at least 1 ms.
+         */
         public Builder heartbeat(Duration interval) {
-            this.heartbeat = Checks.positive("EventHub heartbeat", interval);
+            this.heartbeat = atLeastOneMilli("EventHub heartbeat", interval);
             return this;
+        }
+
+        // Both are used in whole milliseconds: a shorter positive one would become 0 and fail at build().
+        private static Duration atLeastOneMilli(String name, Duration value) {
+            Objects.requireNonNull(value, name);
+            if (value.compareTo(Duration.ofMillis(1)) < 0) {
+                throw new ChorusException(name + " must be at least 1 ms, was " + value);
+            }
+            return value;
         }
 
         /** The clock for history ages and ids (tests). */

@@ -19,7 +19,9 @@ import org.jspecify.annotations.Nullable;
  *    O arrive in O's sequence order; a sequence at or below last(O) is a duplicate and is dropped.
  *  - floor(O) <= last(O), and the history holds every event of O with floor(O) < seq <= last(O). It rises
  *    when an event is evicted (to that event's seq), when a gap is found (to the seq before the next one
- *    that arrived, or to the position announced), and starts at the seq before the first one heard.
+ *    that arrived, or to the position announced), and starts at the seq before the first one heard. An
+ *    origin first heard past its start is reported as a gap too (the hub decides whether a sink could have
+ *    wanted those events), but its floor stays FIRST_HEARD: they may as well predate this replica.
  *  - unconfirmed(O): the backplane reported possible loss and O has not yet shown (by its next sequence,
  *    or its announced position) whether anything went missing. Resumes needing O are refused meanwhile.
  *  - position() holds last(O) for every origin not retired. An origin is retired (dropped from ids, kept
@@ -37,8 +39,12 @@ final class Ledger {
     record Entry(
             long origin, long seq, Audience audience, Event event, long arrivedMillis, Position position, String id) {}
 
-    /** Events {@code from}..{@code to} of {@code origin} will never arrive here. */
-    record Gap(long origin, ReplicaId replica, long from, long to) {}
+    /**
+     * Events {@code from}..{@code to} of {@code origin} will never arrive here. With {@code beforeFirstHeard}
+     * they are the events before the first message heard of that hub: published before this replica
+     * listened, or lost; the history's floor for them stays FIRST_HEARD, since nothing says which.
+     */
+    record Gap(long origin, ReplicaId replica, long from, long to, boolean beforeFirstHeard) {}
 
     /** The outcome of processing a received event: the entry (null for a duplicate), and a gap before it. */
     record Received(@Nullable Entry entry, @Nullable Gap gap) {}
@@ -127,13 +133,16 @@ final class Ledger {
     /** Records an event of another hub, detecting duplicates and gaps. */
     Received received(long key, ReplicaId replica, long seq, Audience audience, Event event) {
         long now = clock.millis();
+        boolean known = origins.containsKey(key);
         Origin origin = heard(key, replica, seq - 1, now);
         if (seq <= origin.last) {
             return new Received(null, null);
         }
         Gap gap = null;
-        if (seq > origin.last + 1) {
-            gap = new Gap(key, replica, origin.last + 1, seq - 1);
+        if (!known && seq > 1) {
+            gap = new Gap(key, replica, 1, seq - 1, true);
+        } else if (seq > origin.last + 1) {
+            gap = new Gap(key, replica, origin.last + 1, seq - 1, false);
             raiseFloor(origin, seq - 1, FloorCause.GAP);
         }
         origin.unconfirmed = false;
@@ -143,7 +152,12 @@ final class Ledger {
     /** Another hub announced that its last event has {@code seq}; a gap if some never arrived here. */
     @Nullable
     Gap announced(long key, ReplicaId replica, long seq) {
+        boolean known = origins.containsKey(key);
         Origin origin = heard(key, replica, seq, clock.millis());
+        if (!known) {
+            // A new hub announces 0 (its SYNC comes before any event), so this costs nothing in steady state.
+            return seq > 0 ? new Gap(key, replica, 1, seq, true) : null;
+        }
         if (seq <= origin.last) {
             // Equal: nothing went missing since. Lower cannot happen in order and confirms nothing new.
             if (seq == origin.last) {
@@ -151,7 +165,7 @@ final class Ledger {
             }
             return null;
         }
-        Gap gap = new Gap(key, replica, origin.last + 1, seq);
+        Gap gap = new Gap(key, replica, origin.last + 1, seq, false);
         origin.last = seq;
         raiseFloor(origin, seq, FloorCause.GAP);
         origin.unconfirmed = false;

@@ -6,8 +6,10 @@ import dev.chorus.Subscription;
 public interface Registration extends Subscription {
 
     /**
-     * An id for "now" on this sink: resuming from it later delivers what came after. Servers send it to a
-     * freshly connected client that has no event id yet, so even its first reconnect can resume.
+     * Where the client stands: the id of the last event or reload handed to the sink, or, before any, the id
+     * it registered (or resumed) at. Resuming from it later delivers everything after, including what is
+     * still queued. Servers send it to a freshly connected client that has no event id yet, so even its first
+     * reconnect can resume.
      */
     String position();
 

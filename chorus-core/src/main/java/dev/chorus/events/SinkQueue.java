@@ -13,9 +13,15 @@ import org.slf4j.LoggerFactory;
  * its queue holds the rest (overflow is a matter of counts, not timing).
  *
  * Capacity counts events only. Reload and close signals bypass it: dropping one would turn a reported
- * loss into a silent one. Under DROP_OLDEST a full queue drops its oldest event and owes the sink a
- * QUEUE_OVERFLOW reload, handed over before the next item: the dropped events were the oldest, so the
- * signal sits exactly where they were. Under DISCONNECT a full queue discards everything and closes.
+ * loss into a silent one. They stay bounded all the same: a reload signalled right behind another replaces
+ * it (a reload's id is where the client stands after it, and the newer one covers the older), so there is
+ * at most one reload per queued event, plus one.
+ *
+ * Under DROP_OLDEST a full queue drops its oldest event and owes the sink a QUEUE_OVERFLOW reload, handed
+ * over before the next item: the dropped events were the oldest, so the signal sits exactly where they
+ * were. Reloads queued ahead of the dropped event go with it: the owed reload's id (the dropped event's)
+ * covers theirs, and handing them after it would leave the client holding an older id. Under DISCONNECT a
+ * full queue discards everything and closes.
  */
 
 /** A registered sink: its identity, queue, overflow policy and delivery thread. */
@@ -48,15 +54,30 @@ final class SinkQueue implements Registration {
     private @Nullable String owedReloadId;
 
     /**
+     * The id of the last event or reload handed to the sink, or the id it registered at: where the client
+     * stands. Not the hub's current position, which covers events still queued here: a client that dropped
+     * before receiving them and resumed from it would skip them.
+     */
+    private volatile String handedId;
+
+    /**
      * Where a resumed client stood, while this replica is behind it: events it already considered are
      * skipped, and ids handed to it never fall below it. Hub lock only; null once the hub caught up.
      */
     EventIds.@Nullable Cursor resumedAt;
 
-    SinkQueue(EventHub hub, Identity identity, Sink sink, int capacity, OverflowPolicy policy, HubCounters counters) {
+    SinkQueue(
+            EventHub hub,
+            Identity identity,
+            Sink sink,
+            String registeredAt,
+            int capacity,
+            OverflowPolicy policy,
+            HubCounters counters) {
         this.hub = hub;
         this.identity = identity;
         this.sink = sink;
+        this.handedId = registeredAt;
         this.capacity = capacity;
         this.policy = policy;
         this.counters = counters;
@@ -97,27 +118,33 @@ final class SinkQueue implements Registration {
         return !disconnected;
     }
 
+    /** Drops the oldest event (the queue holds {@code capacity >= 1} of them) and what it makes redundant. */
     private void dropOldestEvent() {
-        for (var it = items.iterator(); it.hasNext(); ) {
-            if (it.next() instanceof Delivery dropped) {
-                it.remove();
-                events--;
-                droppedOwed++;
-                // Once it has reloaded, the client stands at least where the newest dropped event left it.
-                owedReloadId = dropped.id();
-                counters.dropped(DropReason.QUEUE_FULL, 1);
-                return;
-            }
+        // Only reloads can precede the oldest event; the owed reload covers them (see the top).
+        while (items.peekFirst() instanceof Reload) {
+            items.pollFirst();
+            counters.reloadsSent.decrement();
         }
+        Delivery dropped = (Delivery) items.pollFirst();
+        events--;
+        droppedOwed++;
+        // Once it has reloaded, the client stands at least where the newest dropped event left it.
+        owedReloadId = dropped.id();
+        counters.dropped(DropReason.QUEUE_FULL, 1);
     }
 
-    /** Queues a reload signal, whatever the queue's fill. */
+    /** Queues a reload signal, whatever the queue's fill; it replaces a reload queued right before it. */
     synchronized void signal(Reload reload) {
-        if (open) {
-            counters.reloadsSent.increment();
-            items.addLast(reload);
-            scheduleLocked();
+        if (!open) {
+            return;
         }
+        if (items.peekLast() instanceof Reload) {
+            items.pollLast();
+        } else {
+            counters.reloadsSent.increment();
+        }
+        items.addLast(reload);
+        scheduleLocked();
     }
 
     /** Closes the sink on the hub's behalf: the sink hears {@code reason} after its current callback. */
@@ -152,48 +179,87 @@ final class SinkQueue implements Registration {
 
     private void drain() {
         Object[] batch = new Object[BATCH];
-        while (true) {
-            int taken = 0;
-            synchronized (this) {
-                if (droppedOwed > 0 && owedReloadId != null) {
-                    counters.reloadsSent.increment();
-                    batch[taken++] = new Reload(
-                            Reload.Reason.QUEUE_OVERFLOW,
-                            "the client was too slow: " + droppedOwed + " events were dropped from its full queue of "
-                                    + capacity,
-                            owedReloadId);
-                    droppedOwed = 0;
-                    owedReloadId = null;
-                }
-                Object item;
-                while (taken < BATCH && (item = items.pollFirst()) != null) {
-                    batch[taken++] = item;
-                    if (item instanceof Delivery) {
-                        events--;
+        int taken = 0;
+        int handed = 0;
+        boolean finished = false;
+        try {
+            while (true) {
+                taken = 0;
+                handed = 0;
+                synchronized (this) {
+                    if (droppedOwed > 0 && owedReloadId != null) {
+                        counters.reloadsSent.increment();
+                        LOG.debug(
+                                "Sink of user '{}' was too slow: {} events were dropped from its full queue of {}",
+                                identity.userId(),
+                                droppedOwed,
+                                capacity);
+                        batch[taken++] = Reload.of(Reload.Reason.QUEUE_OVERFLOW, owedReloadId);
+                        droppedOwed = 0;
+                        owedReloadId = null;
+                    }
+                    Object item;
+                    while (taken < BATCH && (item = items.pollFirst()) != null) {
+                        batch[taken++] = item;
+                        if (item instanceof Delivery) {
+                            events--;
+                        }
+                    }
+                    if (taken == 0) {
+                        scheduled = false;
+                        finished = true;
+                        return;
                     }
                 }
-                if (taken == 0) {
-                    scheduled = false;
-                    return;
+                int delivered = 0;
+                while (handed < taken) {
+                    Object item = batch[handed];
+                    batch[handed++] = null;
+                    if (item instanceof Delivery) {
+                        delivered++;
+                    }
+                    handOver(item);
                 }
+                counters.delivered.add(delivered);
             }
-            int delivered = 0;
-            for (int i = 0; i < taken; i++) {
+        } finally {
+            if (!finished) {
+                recoverFromError(batch, handed, taken);
+            }
+        }
+    }
+
+    /*
+     * A sink threw an Error (handOver contains only exceptions), which ends this thread. Without this the
+     * queue would stay "scheduled" with no thread draining it: the sink would silently get nothing more.
+     * The rest of the batch goes back to the head of the queue, in order, and a new thread carries on.
+     */
+    private synchronized void recoverFromError(Object[] batch, int handed, int taken) {
+        if (open) {
+            for (int i = taken - 1; i >= handed; i--) {
+                items.addFirst(batch[i]);
                 if (batch[i] instanceof Delivery) {
-                    delivered++;
+                    events++;
                 }
-                handOver(batch[i]);
-                batch[i] = null;
             }
-            counters.delivered.add(delivered);
+        }
+        scheduled = false;
+        if (!items.isEmpty() || droppedOwed > 0) {
+            scheduleLocked();
         }
     }
 
     private void handOver(Object item) {
         try {
             switch (item) {
-                case Delivery delivery -> sink.onEvent(delivery);
-                case Reload reload -> sink.onReload(reload);
+                case Delivery delivery -> {
+                    handedId = delivery.id();
+                    sink.onEvent(delivery);
+                }
+                case Reload reload -> {
+                    handedId = reload.id();
+                    sink.onReload(reload);
+                }
                 case Closed closed -> sink.onClosed(closed.reason());
                 default -> throw new IllegalStateException("unexpected item " + item);
             }
@@ -208,7 +274,7 @@ final class SinkQueue implements Registration {
 
     @Override
     public String position() {
-        return hub.positionFor(this);
+        return handedId;
     }
 
     @Override

@@ -83,18 +83,37 @@ class LedgerTest {
     }
 
     @Test
-    void resume_withoutAnOrigin_replaysItFromItsFirstEvent_onlyIfTheHistoryHoldsItFromThere() {
-        Ledger.Entry first = receive(ledger, A, 1);
+    void resume_withoutAnOrigin_replaysItFromItsFirstEvent_onlyIfTheHistoryHoldsItFromThere() throws Exception {
+        // The id of the first event names no B: B was not heard of yet when it was issued.
+        String withoutB = receive(ledger, A, 1).id();
+        assertThat(EventIds.decode(withoutB).position())
+                .isEqualTo(Position.EMPTY.with(SELF, 0).with(A, 1));
         receive(ledger, B, 1);
         receive(ledger, B, 2);
-        String withoutB = EventIds.encode(Position.EMPTY.with(SELF, 0).with(A, 1), clock.millis());
         assertThat(replayed(resume(withoutB))).containsExactly("2:1", "2:2");
 
         Ledger late = ledger(100, Duration.ofMinutes(5));
         receive(late, A, 1);
         receive(late, B, 5); // first heard of B at 5: 1..4 happened before this replica listened
         assertThat(refusal(late.resume(withoutB, ALICE::sees, 100))).isEqualTo(Reload.Reason.HISTORY_TOO_SHORT);
-        assertThat(first.id()).isNotBlank();
+    }
+
+    @Test
+    void anOriginFirstHeardPastItsStart_isAGapBeforeFirstHeard_whoseResumeFloorStaysFirstHeard() {
+        Ledger.Entry mark = receive(ledger, A, 1);
+        assertThat(ledger.received(A, RA, 2, Audience.EVERYONE, event("1:2")).gap())
+                .isNull();
+
+        Ledger.Received midStream = ledger.received(B, RB, 5, Audience.EVERYONE, event("2:5"));
+        assertThat(midStream.gap()).isEqualTo(new Ledger.Gap(B, RB, 1, 4, true));
+        assertThat(midStream.entry()).isNotNull();
+        assertThat(ledger.announced(3, RB, 7)).isEqualTo(new Ledger.Gap(3, RB, 1, 7, true));
+        assertThat(ledger.announced(4, RB, 0)).as("a new hub's SYNC").isNull();
+        assertThat(ledger.received(5, RB, 1, Audience.EVERYONE, event("5:1")).gap())
+                .as("a hub first heard at its first event")
+                .isNull();
+
+        assertThat(refusal(resume(mark.id()))).isEqualTo(Reload.Reason.HISTORY_TOO_SHORT);
     }
 
     @Test
@@ -124,7 +143,7 @@ class LedgerTest {
         Ledger.Entry before = receive(ledger, A, 1);
         Ledger.Received jumped = ledger.received(A, RA, 4, Audience.EVERYONE, event("1:4"));
 
-        assertThat(jumped.gap()).isEqualTo(new Ledger.Gap(A, RA, 2, 3));
+        assertThat(jumped.gap()).isEqualTo(new Ledger.Gap(A, RA, 2, 3, false));
         assertThat(refusal(resume(before.id()))).isEqualTo(Reload.Reason.LOSS_DETECTED);
         assertThat(replayed(resume(jumped.entry().id()))).isEmpty();
     }
@@ -144,7 +163,7 @@ class LedgerTest {
         Ledger.Entry e1 = receive(ledger, A, 1);
 
         assertThat(ledger.announced(A, RA, 1)).isNull();
-        assertThat(ledger.announced(A, RA, 3)).isEqualTo(new Ledger.Gap(A, RA, 2, 3));
+        assertThat(ledger.announced(A, RA, 3)).isEqualTo(new Ledger.Gap(A, RA, 2, 3, false));
         assertThat(ledger.position().get(A)).isEqualTo(3);
         assertThat(refusal(resume(e1.id()))).isEqualTo(Reload.Reason.LOSS_DETECTED);
     }

@@ -229,26 +229,37 @@ public abstract class EventHubCompatibilityKit {
         assertEverythingOrReload(sinks.get(1), List.of("a-during"), "after-a");
     }
 
-    /** {@code expected} arrived in order and once each before {@code then}, or a reload came before it. */
+    /**
+     * {@code expected} (one publisher's events, in its order) arrived in order and once each before {@code
+     * then}, and every one that did not is covered by a reload between the last expected event received
+     * before it and the first received after it (or {@code then}). A reload anywhere else excuses nothing:
+     * an event missing after the reload was skipped silently.
+     */
     private static void assertEverythingOrReload(RecordingSink sink, List<String> expected, String then) {
         List<Object> timeline = List.copyOf(sink.timeline);
         int end = sink.indexOfText(timeline, then);
-        List<String> got = new ArrayList<>();
-        boolean reloaded = false;
+        int next = 0;
+        boolean reloadSinceLast = false;
         for (Object item : timeline.subList(0, end)) {
-            if (item instanceof Delivery d && expected.contains(d.event().text())) {
-                got.add(d.event().text());
-            } else if (item instanceof Reload) {
-                reloaded = true;
+            if (item instanceof Reload) {
+                reloadSinceLast = true;
+            } else if (item instanceof Delivery d && expected.contains(d.event().text())) {
+                int at = expected.indexOf(d.event().text());
+                assertThat(at)
+                        .as("%s out of order or repeated in %s", d.event().text(), timeline)
+                        .isGreaterThanOrEqualTo(next);
+                if (at > next) {
+                    assertThat(reloadSinceLast)
+                            .as("missed %s silently: %s", expected.subList(next, at), timeline)
+                            .isTrue();
+                }
+                next = at + 1;
+                reloadSinceLast = false;
             }
         }
-        assertThat(got).as("events in %s", timeline).doesNotHaveDuplicates();
-        if (!got.isEmpty()) {
-            assertThat(expected).as("order in %s", timeline).containsSubsequence(got);
-        }
-        if (!got.equals(expected)) {
-            assertThat(reloaded)
-                    .as("missed %s silently: %s", expected, timeline)
+        if (next < expected.size()) {
+            assertThat(reloadSinceLast)
+                    .as("missed %s silently: %s", expected.subList(next, expected.size()), timeline)
                     .isTrue();
         }
     }
@@ -281,7 +292,8 @@ public abstract class EventHubCompatibilityKit {
         assertThat(slow.texts()).containsExactly("e0", "e6", "e7", "e8", "e9", "e10", "e11", "e12", "e13");
         assertThat(slow.reloads()).singleElement().satisfies(r -> {
             assertThat(r.reason()).isEqualTo(Reload.Reason.QUEUE_OVERFLOW);
-            assertThat(r.detail()).contains("5 events were dropped");
+            // The count is in the stats and the log; the client gets a fixed sentence without internals.
+            assertThat(r.detail()).doesNotContainPattern("[0-9]");
         });
         assertThat(slow.timeline.get(1)).isInstanceOf(Reload.class);
         assertThat(slowRegistration.isOpen()).isTrue();
