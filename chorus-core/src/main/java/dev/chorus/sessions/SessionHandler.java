@@ -5,8 +5,10 @@ import java.util.concurrent.CompletionStage;
 /**
  * What a replica does with its session: takes dispatched messages and hears when the session ends.
  *
- * <p>Calls for one session run one at a time, in order, on a virtual thread of their own; different
- * sessions never wait for each other.
+ * <p>Calls for one session run one at a time, in order. {@link #onDispatch} must not block: start the
+ * client's work and return a stage. When the session has nothing else queued it runs on the thread that
+ * received the dispatch (a backplane delivery thread, shared by this replica's sessions), otherwise on a
+ * virtual thread of the session's own.
  */
 public interface SessionHandler {
 
