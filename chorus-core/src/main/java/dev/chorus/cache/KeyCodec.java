@@ -57,12 +57,22 @@ public interface KeyCodec<K> {
         return new KeyCodec<>() {
             @Override
             public String encode(K key) {
-                return Objects.requireNonNull(encode.apply(key), "encoded key");
+                String text = encode.apply(key);
+                if (text == null) {
+                    throw new dev.chorus.ChorusException(
+                            "The key codec encoded key '" + key + "' as null; it must" + " return the key's text");
+                }
+                return text;
             }
 
             @Override
             public K decode(String text) {
-                return Objects.requireNonNull(decode.apply(text), "decoded key");
+                K key = decode.apply(text);
+                if (key == null) {
+                    throw new dev.chorus.ChorusException(
+                            "The key codec decoded '" + text + "' as null; it must" + " return the key");
+                }
+                return key;
             }
         };
     }

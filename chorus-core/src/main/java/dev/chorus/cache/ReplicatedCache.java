@@ -320,14 +320,20 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             int stripe,
             long generation) {
         V value;
+        boolean returned = false;
         try {
             value = loader.apply(key);
-        } catch (RuntimeException | Error e) {
-            loadFailures.increment();
-            if (shared != null) {
-                shared.result.completeExceptionally(e);
+            returned = true;
+        } finally {
+            // Also for a checked exception thrown sneakily (Kotlin, Lombok): readers waiting on this load
+            // must not wait forever.
+            if (!returned) {
+                loadFailures.increment();
+                if (shared != null) {
+                    shared.result.completeExceptionally(
+                            new ChorusException("The loader of cache '" + name + "' failed for this key"));
+                }
             }
-            throw e;
         }
         loads.increment();
         if (value != null) {
@@ -380,6 +386,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
      */
     public void put(K key, V value) {
         Objects.requireNonNull(value, "value");
+        checkOpen();
         String encoded = encode(key);
         long epoch = flushEpoch.get();
         int stripe = stripe(key);
@@ -395,6 +402,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
      * #invalidateOnCommit}.
      */
     public void invalidate(K key) {
+        checkOpen();
         String encoded = encode(key);
         dropLocally(key, stripe(key));
         localInvalidations.increment();
@@ -421,6 +429,11 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         Objects.requireNonNull(transaction, "transaction");
         String encoded = encode(key);
         checkOpen();
+        if (!replication) {
+            // No subscription hears the relayed message, so nothing would drop a value reloaded before the commit.
+            throw new ChorusException("Cache '" + name + "' has replication off, so it cannot hear when the"
+                    + " transaction commits. Use invalidateOnCommit(key) and call committed() after the commit.");
+        }
         if (!(backplane instanceof TransactionalBackplane transactional)) {
             throw new ChorusException("Cache '" + name + "' cannot tie an invalidation to a database transaction:"
                     + " the " + backplane.backend() + " backplane does not support it. Use"
@@ -589,7 +602,9 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                     return;
                 }
             }
-            if (!fromSelf) {
+            // Unsequenced envelopes (NOTIFY inside a caller's transaction) travel another path and prove
+            // nothing about the origin's sequenced stream.
+            if (!fromSelf && envelope.sequence() > 0) {
                 heard(envelope);
             }
         }
@@ -756,10 +771,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         public void onLeft(Member member, LeaveReason reason) {
             forget(
                     member.id(),
+                    // Its cache's goodbye removes it first; still known here means no goodbye was heard.
                     reason == LeaveReason.EXPIRED
                             ? "replica " + member.id() + " expired from membership, so its last invalidations"
                                     + " may be lost"
-                            : null);
+                            : "replica " + member.id() + " left membership without its cache saying goodbye,"
+                                    + " so its last invalidations may be lost");
         }
     }
 
@@ -856,7 +873,8 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
 
     private void checkOpen() {
         if (closed.get()) {
-            throw new ChorusException("Cache '" + name + "' is closed");
+            throw new ChorusException("Cache '" + name + "' is closed; build a new one (caches are closed with"
+                    + " their replica at shutdown)");
         }
     }
 
@@ -876,6 +894,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             return;
         }
         scheduler.shutdownNow();
+        try {
+            // A heartbeat stamped after the goodbye would make every peer wait for this replica again.
+            scheduler.awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         if (membershipSubscription != null) {
             membershipSubscription.close();
         }

@@ -68,6 +68,21 @@ public final class ClusterCalls implements AutoCloseable {
         handlers.put(Objects.requireNonNull(name, "name"), Objects.requireNonNull(handler, "handler"));
     }
 
+    /** The health of the backplane the calls travel on. */
+    public dev.chorus.health.Health backplaneHealth() {
+        return backplane.health();
+    }
+
+    /** This replica. */
+    public ReplicaId self() {
+        return self;
+    }
+
+    /** Stops answering questions named {@code name}; askers then get "no handler" from this replica. */
+    public void unserve(String name) {
+        handlers.remove(name);
+    }
+
     /** The replicas membership lists as live now, this one included. */
     public List<ReplicaId> liveMembers() {
         return membership.members().stream().map(Member::id).toList();

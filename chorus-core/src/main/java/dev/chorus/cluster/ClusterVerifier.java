@@ -129,6 +129,13 @@ public final class ClusterVerifier implements AutoCloseable {
     }
 
     private VerifyReport.Check membersCheck(List<Member> members) {
+        if (members.isEmpty()) {
+            return new VerifyReport.Check(
+                    "members",
+                    false,
+                    "membership lists no live replica, not even this one: is its membership store reachable?",
+                    Map.of("live", 0));
+        }
         Map<String, Object> data = new LinkedHashMap<>();
         data.put("live", members.size());
         Map<String, Set<String>> versions = new TreeMap<>();
@@ -186,12 +193,15 @@ public final class ClusterVerifier implements AutoCloseable {
             return new VerifyReport.Check(
                     "backplane", true, "all " + results.size() + " replicas answered over the backplane", data);
         }
-        return new VerifyReport.Check(
-                "backplane",
-                false,
-                silent.size() + " of " + results.size() + " replicas did not answer over the backplane: "
-                        + String.join(", ", silent),
-                data);
+        String detail = silent.size() + " of " + results.size() + " replicas did not answer over the backplane: "
+                + String.join(", ", silent);
+        if (silent.size() == results.size() - 1 && results.size() > 1) {
+            // Its own answer never leaves the replica: when every other one is silent, the fault may be here.
+            detail += "; no other replica answered, so this replica itself may be cut off (its backplane: "
+                    + calls.backplaneHealth().status() + ", "
+                    + calls.backplaneHealth().reason() + ")";
+        }
+        return new VerifyReport.Check("backplane", false, detail, data);
     }
 
     private VerifyReport.Check dispatchCheck(List<Member> members, Duration timeout) {

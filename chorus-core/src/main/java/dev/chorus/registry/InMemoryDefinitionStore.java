@@ -32,9 +32,9 @@ public final class InMemoryDefinitionStore implements DefinitionStore {
 
     @Override
     public StoredDefinition save(String registry, String id, byte[] body) {
-        StoredDefinition stored = new StoredDefinition(id, versions.incrementAndGet(), body.clone());
-        registry(registry).put(id, stored);
-        return stored;
+        byte[] copy = body.clone();
+        // The version is drawn inside the map's atomic step, so the last save to land has the largest one.
+        return registry(registry).compute(id, (key, old) -> new StoredDefinition(id, versions.incrementAndGet(), copy));
     }
 
     @Override

@@ -82,6 +82,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
     private final FailureLog storeLog = new FailureLog(LOG);
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile @Nullable String storeProblem;
+    private final AtomicBoolean retryScheduled = new AtomicBoolean();
     private final LongAdder reconciles = new LongAdder();
     private final LongAdder healedByReconcile = new LongAdder();
 
@@ -137,7 +138,8 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
 
     /**
      * Saves {@code definition} under {@code id} and announces it; this replica's resource is rebuilt before
-     * the method returns, every other replica's shortly after.
+     * the method returns, every other replica's shortly after. Not to be called from a {@link
+     * ResourceFactory} or a resource's {@code close}: those run on the thread this waits for.
      *
      * @throws ChorusException when the store cannot save it
      */
@@ -286,7 +288,9 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
             return true;
         }
         StoredDefinition definition = stored.get();
-        if (current != null && current.version() >= definition.version()) {
+        // The store is the truth: whatever it holds now is applied, even a version below ours (which only a
+        // store restored from a backup could produce).
+        if (current != null && current.version() == definition.version()) {
             return false;
         }
         D decoded;
@@ -335,6 +339,19 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
         }
     }
 
+    /** Schedules one reconciliation after a store failure; failures meanwhile do not add more. */
+    private void retrySoon(long seconds) {
+        if (retryScheduled.compareAndSet(false, true) && !closed.get()) {
+            timer.schedule(
+                    () -> {
+                        retryScheduled.set(false);
+                        onSerial(() -> reconcile("retry after a store failure"));
+                    },
+                    seconds,
+                    TimeUnit.SECONDS);
+        }
+    }
+
     /** Applies the whole store. Runs on the serial thread. */
     private void reconcile(String why) {
         List<StoredDefinition> all;
@@ -343,7 +360,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
         } catch (RuntimeException e) {
             storeProblem = "cannot read the definition store: " + FailureLog.describe(e);
             storeLog.failure("Registry '" + name + "' " + storeProblem + "; retrying in 5 s", null);
-            timer.schedule(() -> onSerial(() -> reconcile("retry after a store failure")), 5, TimeUnit.SECONDS);
+            retrySoon(5);
             return;
         }
         reconciles.increment();
@@ -399,7 +416,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
                             "Registry '" + name + "' could not read '" + id + "' from its store ("
                                     + FailureLog.describe(e) + "); a reconciliation will retry",
                             null);
-                    timer.schedule(() -> onSerial(() -> reconcile("retry after a store failure")), 1, TimeUnit.SECONDS);
+                    retrySoon(1);
                 }
             });
         }
@@ -448,6 +465,9 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
             return;
         }
         subscription.close();
+        if (calls != null) {
+            calls.unserve("registry." + name + ".status");
+        }
         timer.shutdownNow();
         serial.shutdown();
         try {
@@ -461,7 +481,7 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
 
     private void checkOpen() {
         if (closed.get()) {
-            throw new ChorusException("Registry '" + name + "' is closed");
+            throw new ChorusException("Registry '" + name + "' is closed; build a new one to change definitions");
         }
     }
 
@@ -469,7 +489,8 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
         Objects.requireNonNull(id, "id");
         if (id.isEmpty() || id.length() > 200 || id.chars().anyMatch(Character::isISOControl)) {
             throw new ChorusException(
-                    "Definition id '" + id + "' is not valid: 1 to 200 characters without" + " control characters");
+                    "Definition id '" + id + "' is not valid: 1 to 200 characters without control characters"
+                            + " (for example 'webhook-7' or a UUID)");
         }
     }
 

@@ -128,7 +128,18 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("chorus-sessions").factory());
         this.subscriptions = List.of(
-                backplane.subscribe(CLAIMS_TOPIC, this::onClaim),
+                backplane.subscribe(CLAIMS_TOPIC, new Subscriber() {
+                    @Override
+                    public void onMessage(Envelope envelope) {
+                        onClaim(envelope);
+                    }
+
+                    @Override
+                    public void onMissed(dev.chorus.backplane.Missed missed) {
+                        // A lost claim announcement could leave a remembered owner that no longer owns.
+                        owners.clear();
+                    }
+                }),
                 backplane.subscribe(DISPATCH_PREFIX + self.uuid(), new Requests()),
                 backplane.subscribe(REPLY_PREFIX + self.uuid(), this::onReply));
         this.membershipSubscription = membership == null
@@ -177,12 +188,29 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         }
         return leases.claim(LEASE_PREFIX + sessionId, ttl).thenApply(lease -> {
             Session session = new Session(sessionId, lease, handler, this, nanoClock.getAsLong() + renewEvery);
-            Session previous = local.put(sessionId, session);
-            if (previous != null) {
+            Session[] replaced = new Session[1];
+            Session kept = local.compute(sessionId, (id, current) -> {
+                // Claims can complete out of order: the larger token always stays.
+                if (current != null && current.token() > lease.token()) {
+                    return current;
+                }
+                replaced[0] = current;
+                return session;
+            });
+            if (kept != session) {
+                end(session, Session.EndReason.SUPERSEDED, "a newer claim on this replica holds token " + kept.token());
+                return session;
+            }
+            if (replaced[0] != null) {
                 end(
-                        previous,
+                        replaced[0],
                         Session.EndReason.SUPERSEDED,
                         "claimed again on this replica with token " + lease.token());
+            }
+            if (closed.get()) {
+                // close() ran while the claim was in flight and did not see this session.
+                end(session, Session.EndReason.DRAINED, "replica " + self + " shut down while the claim completed");
+                return session;
             }
             announceClaim(sessionId, lease.token());
             LOG.debug("Claimed session {} with token {}", sessionId, lease.token());
@@ -341,19 +369,23 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         Checks.positive("timeout", timeout);
         long start = nanoClock.getAsLong();
         Pending call = new Pending(requestIds.incrementAndGet(), sessionId, payload.clone(), start);
+        if (closed.get()) {
+            call.result.complete(new DispatchResult(
+                    DispatchResult.Outcome.REJECTED,
+                    null,
+                    0,
+                    Duration.ZERO,
+                    "the dispatcher of replica " + self + " is closed; nothing was sent"));
+            return call.result;
+        }
         dispatched.increment();
         pending.put(call.id, call);
-        call.timeout = scheduler.schedule(
-                () -> finish(
-                        call,
-                        DispatchResult.Outcome.TIMEOUT,
-                        call.owner,
-                        call.token,
-                        "no answer from " + (call.owner == null ? "the lease store" : "replica " + call.owner)
-                                + " within " + timeout.toMillis() + " ms; the message may or may not have been"
-                                + " handled"),
-                timeout.toNanos(),
-                TimeUnit.NANOSECONDS);
+        try {
+            call.timeout = scheduler.schedule(() -> timedOut(call, timeout), timeout.toNanos(), TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            finish(call, DispatchResult.Outcome.REJECTED, null, 0, "the dispatcher of replica " + self + " is closed");
+            return call.result;
+        }
         KnownOwner known = owners.get(sessionId);
         if (known != null && nanoClock.getAsLong() - known.seenAt() < renewEvery) {
             call.fromCache = true;
@@ -362,6 +394,20 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             lookUp(call);
         }
         return call.result;
+    }
+
+    /** The timeout fired: completed off the scheduler thread, so a caller's continuation cannot stall it. */
+    private void timedOut(Pending call, Duration timeout) {
+        Thread.ofVirtual()
+                .name("chorus-dispatch-timeout")
+                .start(() -> finish(
+                        call,
+                        DispatchResult.Outcome.TIMEOUT,
+                        call.owner,
+                        call.token,
+                        "no answer from " + (call.owner == null ? "the lease store" : "replica " + call.owner)
+                                + " within " + timeout.toMillis()
+                                + " ms; the message may or may not have been handled"));
     }
 
     private void remember(LeaseOwner owner) {
@@ -437,12 +483,13 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                 out.write(call.payload);
             })));
         } catch (RuntimeException e) {
+            // Refused before it left (too large, backplane closed): certainly not handled.
             finish(
                     call,
-                    DispatchResult.Outcome.TIMEOUT,
+                    DispatchResult.Outcome.REJECTED,
                     owner.holder(),
                     owner.token(),
-                    "could not send: " + e.getMessage());
+                    "the message could not be sent: " + e.getMessage());
         }
     }
 
@@ -466,7 +513,8 @@ public final class Sessions implements Dispatcher, AutoCloseable {
 
     private void answered(Pending call, int code, long token, String reason) {
         boolean noSession = code == DispatchResult.Outcome.NO_LIVE_SESSION.ordinal();
-        if ((code == MISMATCH || noSession) && call.fromCache) {
+        boolean draining = code == DispatchResult.Outcome.OWNER_DRAINING.ordinal();
+        if ((code == MISMATCH || noSession || draining) && call.fromCache) {
             // The owner we remembered no longer holds it: ask the store before answering the caller.
             forgetOwner(call.sessionId);
             lookUp(call);
@@ -497,15 +545,10 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         if (timeout != null) {
             timeout.cancel(false);
         }
+        // An answer does not refresh the remembered owner: only the store or a claim does, so a holder that
+        // missed losing its session is asked about at most a third of a lease after the store was.
         if (outcome == DispatchResult.Outcome.TIMEOUT) {
             forgetOwner(call.sessionId);
-        } else if (replica != null
-                && (outcome == DispatchResult.Outcome.DELIVERED || outcome == DispatchResult.Outcome.REJECTED)) {
-            remember(new LeaseOwner(
-                    LEASE_PREFIX + call.sessionId,
-                    replica,
-                    token,
-                    java.time.Instant.now().plus(ttl)));
         }
         Duration roundTrip = Duration.ofNanos(nanoClock.getAsLong() - call.start);
         call.result.complete(new DispatchResult(outcome, replica, token, roundTrip, reason));
@@ -514,16 +557,16 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     /** Answers a request for one of this replica's sessions through {@code reply}. */
     private void serve(String sessionId, long token, ReplicaId from, byte[] payload, Reply reply) {
         served.increment();
-        if (draining || closed.get()) {
-            reply.send(DispatchResult.Outcome.OWNER_DRAINING.ordinal(), token, "replica " + self + " is shutting down");
-            return;
-        }
         Session session = local.get(sessionId);
         if (session == null || session.endReason() != null) {
             reply.send(
                     DispatchResult.Outcome.NO_LIVE_SESSION.ordinal(),
                     0,
                     "replica " + self + " does not hold session " + sessionId);
+            return;
+        }
+        if (draining || closed.get()) {
+            reply.send(DispatchResult.Outcome.OWNER_DRAINING.ordinal(), token, "replica " + self + " is shutting down");
             return;
         }
         if (!session.lease().isValid()) {
@@ -556,11 +599,19 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             CompletionStage<Acceptance> stage;
             try {
                 stage = session.handler().onDispatch(new Dispatch(sessionId, token, from, payload));
-            } catch (RuntimeException e) {
+                if (stage == null) {
+                    stage = CompletableFuture.failedFuture(new NullPointerException("onDispatch returned null"));
+                }
+            } catch (Throwable e) { // even a sneaky checked exception must become an answer, not a timeout
                 stage = CompletableFuture.failedFuture(e);
             }
             stage.whenComplete((acceptance, error) -> {
-                if (error != null) {
+                if (error == null && acceptance == null) {
+                    reply.send(
+                            DispatchResult.Outcome.REJECTED.ordinal(),
+                            token,
+                            "the session handler completed without an Acceptance");
+                } else if (error != null) {
                     reply.send(
                             DispatchResult.Outcome.REJECTED.ordinal(),
                             token,
@@ -677,10 +728,12 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         if (membershipSubscription != null) {
             membershipSubscription.close();
         }
+        // Scheduler first: a dispatch racing with close either finds it shut (and answers at once) or has
+        // put its call before the sweep below.
+        scheduler.shutdownNow();
         for (Pending call : pending.values()) {
             finish(call, DispatchResult.Outcome.TIMEOUT, call.owner, call.token, "the dispatcher was closed");
         }
-        scheduler.shutdownNow();
     }
 
     /** Options of {@link Sessions}. */

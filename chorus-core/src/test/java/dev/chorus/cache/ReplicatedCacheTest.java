@@ -222,6 +222,74 @@ class ReplicatedCacheTest {
     }
 
     @Test
+    void aLoaderThrowingACheckedExceptionSneakilyReleasesTheReadersWaitingForIt() throws Exception {
+        ReplicatedCache<String, String> a = cache(replica("a"));
+        CountDownLatch loading = new CountDownLatch(1);
+        CountDownLatch release = new CountDownLatch(1);
+        Function<String, String> failing = key -> {
+            loading.countDown();
+            block(release);
+            return ReplicatedCacheTest.<String, RuntimeException>sneakyThrow(new java.io.IOException("disk gone"));
+        };
+        Future<String> first = threads.submit(() -> a.get("k", failing));
+        assertThat(loading.await(10, TimeUnit.SECONDS)).isTrue();
+        Future<String> joiner = threads.submit(() -> a.get("k", failing));
+        await().until(() -> a.stats().misses() == 2);
+
+        release.countDown();
+
+        assertThatThrownBy(() -> first.get(10, TimeUnit.SECONDS)).hasRootCauseMessage("disk gone");
+        assertThatThrownBy(() -> joiner.get(10, TimeUnit.SECONDS))
+                .hasMessageContaining("The loader of cache 'users' failed");
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T, E extends Throwable> T sneakyThrow(Throwable t) throws E {
+        throw (E) t;
+    }
+
+    @Test
+    void aPeerThatLeavesMembershipWithoutItsCacheSayingGoodbyeIsForgottenWithAFlush() {
+        LocalCluster.LocalReplica ra = replica("a");
+        LocalCluster.LocalReplica rb = replica("b");
+        cache(ra);
+        ReplicatedCache<String, String> b = cache(rb, o -> o.membership(rb.membership()));
+        await().until(() -> b.peers().contains(ra.id()));
+        source.put("k", "v1");
+        read(b, "k");
+        long flushesBefore = b.stats().flushes();
+
+        ListAppender<ILoggingEvent> logs = new ListAppender<>();
+        logs.start();
+        Logger logger = (Logger) LoggerFactory.getLogger(ReplicatedCache.class);
+        logger.addAppender(logs);
+        try {
+            ra.membership().close(); // a's cache never said goodbye: its last invalidations may not have arrived
+
+            // (a's cache still runs here, so its next heartbeat makes b wait for it again; the flush is the point)
+            await().until(() -> b.stats().flushes() > flushesBefore);
+            assertThat(logs.list)
+                    .anySatisfy(e -> assertThat(e.getFormattedMessage())
+                            .contains("left membership without its cache saying goodbye"));
+        } finally {
+            logger.detachAppender(logs);
+        }
+    }
+
+    @Test
+    void invalidateInATransactionWithReplicationOffIsRefusedWithTheAlternative() {
+        ReplicatedCache<String, String> a = cache(replica("a"), o -> o.replication(false));
+        Connection connection = (Connection) java.lang.reflect.Proxy.newProxyInstance(
+                getClass().getClassLoader(), new Class<?>[] {Connection.class}, (proxy, method, args) -> {
+                    throw new AssertionError("the cache must refuse before touching the connection");
+                });
+
+        assertThatThrownBy(() -> a.invalidate(connection, "k"))
+                .hasMessageContaining("replication off")
+                .hasMessageContaining("invalidateOnCommit");
+    }
+
+    @Test
     void loaderFailureAndNullAreNotCached() {
         ReplicatedCache<String, String> a = cache(replica("a"));
         assertThatThrownBy(() -> a.get("k", key -> {

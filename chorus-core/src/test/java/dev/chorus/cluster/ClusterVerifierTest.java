@@ -93,6 +93,21 @@ class ClusterVerifierTest {
     }
 
     @Test
+    void aReplicaCutOffItselfSaysItMayBeTheOneAtFault() {
+        Node a = node("a");
+        node("b");
+        node("c");
+
+        cluster.isolate(a.replica().id());
+        VerifyReport.Check backplane = a.verifier().verify(TIMEOUT).check("backplane");
+
+        assertThat(backplane.passed()).isFalse();
+        assertThat(backplane.detail())
+                .contains("this replica itself may be cut off")
+                .contains("DEGRADED");
+    }
+
+    @Test
     void differentVersionsAndFingerprintsAreReported() {
         Node a = node("a");
         node("old", "0.9", Map.of("fingerprint.signing-key", ClusterVerifier.fingerprint("k1")), OptionalInt.empty());

@@ -74,7 +74,9 @@ public final class PostgresDefinitionStore implements DefinitionStore {
         try (Connection c = database.connection();
                 PreparedStatement upsert = c.prepareStatement("INSERT INTO " + table
                         + " (cluster, registry, id, version, body) VALUES (?, ?, ?, nextval('" + sequence + "'), ?)"
-                        + " ON CONFLICT (cluster, registry, id) DO UPDATE SET version = EXCLUDED.version,"
+                        // A new number drawn under the row lock: of two racing saves, the one that commits
+                        // last has the larger version, so no replica ever prefers the older body.
+                        + " ON CONFLICT (cluster, registry, id) DO UPDATE SET version = nextval('" + sequence + "'),"
                         + " body = EXCLUDED.body, updated_at = now() RETURNING version")) {
             upsert.setString(1, cluster);
             upsert.setString(2, registry);

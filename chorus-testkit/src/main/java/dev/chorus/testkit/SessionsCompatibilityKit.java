@@ -193,6 +193,43 @@ public abstract class SessionsCompatibilityKit {
     }
 
     @Test
+    void aHandlerThatThrowsAnyThrowableOrReturnsNull_isRejectedNotTimedOut() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        b.sessions()
+                .claim("sneaky", new Recording(d -> sneakyThrow(new java.io.IOException("socket gone"))))
+                .get(20, TimeUnit.SECONDS);
+        b.sessions().claim("null", new Recording(d -> null)).get(20, TimeUnit.SECONDS);
+
+        DispatchResult sneaky = dispatch(a, "sneaky", "x", PATIENCE);
+        DispatchResult nothing = dispatch(a, "null", "x", PATIENCE);
+
+        assertThat(sneaky.outcome()).isEqualTo(Outcome.REJECTED);
+        assertThat(sneaky.reason()).contains("socket gone");
+        assertThat(nothing.outcome()).isEqualTo(Outcome.REJECTED);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T, E extends Throwable> T sneakyThrow(Throwable t) throws E {
+        throw (E) t;
+    }
+
+    @Test
+    void aDispatchAfterClose_isRejectedAtOnceAndNothingIsSent() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        Recording handler = new Recording();
+        b.sessions().claim("after-close", handler).get(20, TimeUnit.SECONDS);
+
+        a.sessions().close();
+        DispatchResult result = dispatch(a, "after-close", "x", PATIENCE);
+
+        assertThat(result.outcome()).isEqualTo(Outcome.REJECTED);
+        assertThat(result.reason()).contains("is closed; nothing was sent");
+        assertThat(handler.received).isEmpty();
+    }
+
+    @Test
     void aHandlerThatNeverAnswers_timesOut() throws Exception {
         Node a = node("a");
         Node b = node("b");
