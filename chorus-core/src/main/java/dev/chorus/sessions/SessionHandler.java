@@ -7,8 +7,9 @@ import java.util.concurrent.CompletionStage;
  *
  * <p>Calls for one session run one at a time, in order. {@link #onDispatch} must not block: start the
  * client's work and return a stage. When the session has nothing else queued it runs on the thread that
- * received the dispatch (a backplane delivery thread, shared by this replica's sessions), otherwise on a
- * virtual thread of the session's own.
+ * received the dispatch (a backplane delivery thread shared by this replica's sessions, or for a dispatch
+ * made on this replica the dispatching or lease-store thread), otherwise on a virtual thread of the
+ * session's own.
  */
 public interface SessionHandler {
 
