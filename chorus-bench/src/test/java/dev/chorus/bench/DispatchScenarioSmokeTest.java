@@ -50,9 +50,12 @@ class DispatchScenarioSmokeTest {
                 .extracting(row -> row.get(1))
                 .containsExactly(
                         "inprocess dispatch",
+                        "inprocess dispatch",
                         "inprocess one hop",
                         "postgres dispatch",
+                        "postgres dispatch",
                         "postgres one hop",
+                        "redis dispatch",
                         "redis dispatch",
                         "redis one hop");
         assertThat(rows).allSatisfy(row -> {
