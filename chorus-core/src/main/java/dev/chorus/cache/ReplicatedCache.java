@@ -187,8 +187,22 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 Thread.ofPlatform().daemon().name("chorus-cache-" + name).factory());
 
         if (replication) {
-            this.subscription = backplane.subscribe(topic, new Listener());
-            this.membershipSubscription = membership == null ? null : membership.onChange(new MembershipWatch());
+            Subscription subscribed;
+            try {
+                subscribed = backplane.subscribe(topic, new Listener());
+            } catch (RuntimeException e) {
+                scheduler.shutdownNow();
+                throw e;
+            }
+            this.subscription = subscribed;
+            try {
+                this.membershipSubscription = membership == null ? null : membership.onChange(new MembershipWatch());
+            } catch (RuntimeException e) {
+                // A half-built cache must not keep listening or keep its thread.
+                subscribed.close();
+                scheduler.shutdownNow();
+                throw e;
+            }
             synchronized (trustLock) {
                 if (backplane.health().isHealthy()) {
                     healthyUntil = now + healthGrace;

@@ -127,21 +127,29 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         this.self = backplane.replica();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("chorus-sessions").factory());
-        this.subscriptions = List.of(
-                backplane.subscribe(CLAIMS_TOPIC, new Subscriber() {
-                    @Override
-                    public void onMessage(Envelope envelope) {
-                        onClaim(envelope);
-                    }
+        List<Subscription> subscribed = new java.util.ArrayList<>();
+        try {
+            subscribed.add(backplane.subscribe(CLAIMS_TOPIC, new Subscriber() {
+                @Override
+                public void onMessage(Envelope envelope) {
+                    onClaim(envelope);
+                }
 
-                    @Override
-                    public void onMissed(dev.chorus.backplane.Missed missed) {
-                        // A lost claim announcement could leave a remembered owner that no longer owns.
-                        owners.clear();
-                    }
-                }),
-                backplane.subscribe(DISPATCH_PREFIX + self.uuid(), new Requests()),
-                backplane.subscribe(REPLY_PREFIX + self.uuid(), this::onReply));
+                @Override
+                public void onMissed(dev.chorus.backplane.Missed missed) {
+                    // A lost claim announcement could leave a remembered owner that no longer owns.
+                    owners.clear();
+                }
+            }));
+            subscribed.add(backplane.subscribe(DISPATCH_PREFIX + self.uuid(), new Requests()));
+            subscribed.add(backplane.subscribe(REPLY_PREFIX + self.uuid(), this::onReply));
+        } catch (RuntimeException e) {
+            // A half-built dispatcher must not keep listening or keep its thread.
+            subscribed.forEach(Subscription::close);
+            scheduler.shutdownNow();
+            throw e;
+        }
+        this.subscriptions = List.copyOf(subscribed);
         this.membershipSubscription = membership == null
                 ? null
                 : membership.onChange(new MembershipListener() {
