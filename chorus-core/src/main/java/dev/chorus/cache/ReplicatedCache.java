@@ -13,14 +13,13 @@ import dev.chorus.backplane.Subscriber;
 import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.health.Health;
 import dev.chorus.health.HealthIndicator;
+import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.membership.MembershipListener;
 import dev.chorus.wire.Envelope;
-import java.io.ByteArrayOutputStream;
 import java.io.DataInputStream;
-import java.io.DataOutputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -540,8 +539,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     }
 
     private Message message(byte op, List<String> keys) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream(16 + 32 * keys.size());
-        try (DataOutputStream out = new DataOutputStream(bytes)) {
+        return Message.of(topic, Bytes.write(out -> {
             out.writeByte(op);
             out.writeInt(keys.size());
             for (String key : keys) {
@@ -549,10 +547,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 out.writeShort(utf8.length);
                 out.write(utf8);
             }
-        } catch (IOException e) {
-            throw new IllegalStateException("cannot happen: writing to memory", e);
-        }
-        return Message.of(topic, bytes.toByteArray());
+        }));
     }
 
     private void heartbeat() {
@@ -576,7 +571,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             boolean fromSelf = envelope.isFrom(self);
             byte op;
             List<String> keys = new ArrayList<>();
-            try (DataInputStream in = new DataInputStream(new java.io.ByteArrayInputStream(payload))) {
+            try (DataInputStream in = Bytes.read(payload)) {
                 op = in.readByte();
                 int count = in.readInt();
                 for (int i = 0; i < count; i++) {
