@@ -20,14 +20,17 @@ public interface ResourceStore extends HealthIndicator, AutoCloseable {
 
     /**
      * Stores {@code body} (a JSON document the caller validated) under {@code key} if {@code precondition}
-     * holds, as version 1 when new or the next version otherwise, running {@code hook} inside the transaction.
+     * holds, as version 1 when the key was never written or the next version otherwise (after a delete too),
+     * running {@code hook} inside the transaction.
      *
      * @throws PreconditionFailedException when the precondition does not hold; nothing changed
      */
     Resource put(ResourceKey key, byte[] body, Precondition precondition, TransactionHook hook);
 
     /**
-     * Deletes the resource if {@code precondition} holds, running {@code hook} inside the transaction.
+     * Deletes the resource if {@code precondition} holds, running {@code hook} inside the transaction. Deleting an
+     * absent resource changes nothing and does not call {@code hook}. The key's version is remembered, so a resource
+     * created again under it continues from the last version and an entity tag never names two bodies of one key.
      *
      * @return the deleted resource, or empty when there was none (and {@code precondition} allowed that)
      * @throws PreconditionFailedException when the precondition does not hold; nothing changed

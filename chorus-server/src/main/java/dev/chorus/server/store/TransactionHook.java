@@ -14,6 +14,10 @@ public interface TransactionHook {
     /** Runs nothing. */
     TransactionHook NONE = transaction -> {};
 
-    /** Called on the writing connection, inside the transaction; an exception rolls the write back. */
+    /**
+     * Called on the writing connection, inside the transaction, after the write and only if the precondition held;
+     * an exception rolls the write back. Use the connection for statements only: never commit, roll back, change
+     * auto-commit or close it, the store does that.
+     */
     void beforeCommit(Connection transaction) throws SQLException;
 }
