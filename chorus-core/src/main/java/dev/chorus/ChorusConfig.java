@@ -573,8 +573,11 @@ public final class ChorusConfig {
         }
     }
 
-    /** Parses {@code 500ms}, {@code 15s}, {@code 2m}, {@code 1h}, a bare number of seconds or ISO-8601. */
-    static @Nullable Duration parseDuration(String value) {
+    /**
+     * Parses {@code 500ms}, {@code 15s}, {@code 2m}, {@code 1h}, a bare number of seconds or ISO-8601; null
+     * when {@code value} is none of these. Shared so every Chorus setting reads durations the same way.
+     */
+    public static @Nullable Duration parseDuration(String value) {
         String v = value.strip().toLowerCase(Locale.ROOT);
         if (v.startsWith("pt") || v.startsWith("p")) {
             try {

@@ -21,6 +21,7 @@ import com.nimbusds.jwt.SignedJWT;
 import com.nimbusds.jwt.proc.BadJWTException;
 import com.nimbusds.jwt.proc.DefaultJWTClaimsVerifier;
 import com.nimbusds.jwt.proc.DefaultJWTProcessor;
+import dev.chorus.ChorusConfig;
 import dev.chorus.ConfigurationException;
 import java.text.ParseException;
 import java.time.Clock;
@@ -29,12 +30,10 @@ import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.Date;
 import java.util.List;
-import java.util.Locale;
 import java.util.Objects;
 import java.util.Set;
 import java.util.UUID;
 import java.util.function.Function;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -66,7 +65,6 @@ public final class Tokens {
     /** Longest token {@link #verify} parses; ours are well under 2 KiB, so more is not ours. */
     static final int MAX_TOKEN_LENGTH = 8 * 1024;
 
-    private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d{1,9})\\s*(s|m|h)?");
     private static final Pattern PRINTABLE_NAME = Pattern.compile("[A-Za-z0-9+_.-]{1,32}");
 
     private final SigningKey key;
@@ -109,7 +107,7 @@ public final class Tokens {
         }
         String ttl = get(env, TTL);
         if (ttl != null) {
-            Duration parsed = parseDuration(ttl);
+            Duration parsed = ChorusConfig.parseDuration(ttl);
             if (parsed == null
                     || parsed.compareTo(Duration.ofSeconds(1)) < 0
                     || parsed.compareTo(MAX_TTL) > 0
@@ -283,32 +281,6 @@ public final class Tokens {
     private static @Nullable String get(Function<String, @Nullable String> env, String variable) {
         String value = env.apply(variable);
         return value == null || value.isBlank() ? null : value.strip();
-    }
-
-    /**
-     * Parses {@code 900s}, {@code 15m}, {@code 1h}, a bare number of seconds or ISO-8601 ({@code PT15M}), the
-     * same syntax as the durations in {@code ChorusConfig}.
-     */
-    static @Nullable Duration parseDuration(String value) {
-        String v = value.strip().toLowerCase(Locale.ROOT);
-        if (v.startsWith("p")) {
-            try {
-                return Duration.parse(v.toUpperCase(Locale.ROOT));
-            } catch (RuntimeException e) {
-                return null;
-            }
-        }
-        Matcher m = SIMPLE_DURATION.matcher(v);
-        if (!m.matches()) {
-            return null;
-        }
-        long n = Long.parseLong(m.group(1));
-        String unit = m.group(2) == null ? "s" : m.group(2);
-        return switch (unit) {
-            case "m" -> Duration.ofMinutes(n);
-            case "h" -> Duration.ofHours(n);
-            default -> Duration.ofSeconds(n);
-        };
     }
 
     /** A claims rejection whose message is already meant for the caller. */

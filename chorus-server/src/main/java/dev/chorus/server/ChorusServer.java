@@ -1,0 +1,262 @@
+package dev.chorus.server;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.chorus.ChorusConfig;
+import dev.chorus.ChorusVersion;
+import dev.chorus.ConfigurationException;
+import dev.chorus.ReplicaId;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.cache.KeyCodec;
+import dev.chorus.cache.ReplicatedCache;
+import dev.chorus.events.EventHub;
+import dev.chorus.local.LocalCluster;
+import dev.chorus.membership.Membership;
+import dev.chorus.postgres.PostgresBackplane;
+import dev.chorus.postgres.PostgresDatabase;
+import dev.chorus.postgres.PostgresMembership;
+import dev.chorus.redis.RedisBackplane;
+import dev.chorus.redis.RedisConnector;
+import dev.chorus.server.auth.Clients;
+import dev.chorus.server.auth.SigningKey;
+import dev.chorus.server.auth.Tokens;
+import dev.chorus.server.http.HttpApi;
+import dev.chorus.server.store.InMemoryResourceStore;
+import dev.chorus.server.store.PostgresResourceStore;
+import dev.chorus.server.store.Resource;
+import dev.chorus.server.store.ResourceStore;
+import io.javalin.Javalin;
+import java.security.SecureRandom;
+import java.util.ArrayDeque;
+import java.util.Base64;
+import java.util.Deque;
+import java.util.Map;
+import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * One running replica of the reference server: it builds the backplane, membership, storage, replicated
+ * cache, event hub and keys from a {@link ServerConfig}, serves HTTP and WebSocket on top, and closes them all
+ * in reverse order.
+ */
+public final class ChorusServer implements AutoCloseable {
+
+    /** The name of the replicated cache of resources. */
+    public static final String RESOURCE_CACHE = "resources";
+
+    private static final Logger LOG = LoggerFactory.getLogger(ChorusServer.class);
+
+    private final ReplicaId replica;
+    private final Deque<AutoCloseable> closeables;
+    private final Javalin http;
+    private final ServerHealth health;
+    private final Backplane backplane;
+    private final Membership membership;
+
+    private ChorusServer(
+            ReplicaId replica,
+            Deque<AutoCloseable> closeables,
+            Javalin http,
+            ServerHealth health,
+            Backplane backplane,
+            Membership membership) {
+        this.replica = replica;
+        this.closeables = closeables;
+        this.http = http;
+        this.health = health;
+        this.backplane = backplane;
+        this.membership = membership;
+    }
+
+    /**
+     * Starts a replica: everything it needs, then the HTTP listener.
+     *
+     * @throws ConfigurationException when a setting is invalid (the message names it and the fix)
+     */
+    public static ChorusServer start(ServerConfig config) {
+        ChorusConfig chorus = config.chorus();
+        ReplicaId replica = ReplicaId.random(chorus.replicaName().orElse(null));
+        LogContext.replica(replica);
+        Deque<AutoCloseable> closeables = new ArrayDeque<>();
+        try {
+            SigningKey key = SigningKey.fromEnvironment(config.env());
+            Clients clients = Clients.fromEnvironment(config.env());
+            if (clients.isEmpty() && config.embedded()) {
+                String secret = randomSecret();
+                clients = Clients.demo(secret);
+                LOG.warn(
+                        "No CHORUS_CLIENTS configured: created client 'demo' with secret {} for this run only"
+                                + " (POST /oauth/token with grant_type=client_credentials). Configure"
+                                + " CHORUS_CLIENTS for anything but a local try-out.",
+                        secret);
+            } else if (clients.isEmpty()) {
+                LOG.warn("No CHORUS_CLIENTS configured: no one can obtain a token from this replica");
+            }
+            Tokens tokens = Tokens.fromEnvironment(config.env(), key);
+
+            Map<String, String> attributes = Map.of(
+                    ServerHealth.KEY_ATTRIBUTE, key.fingerprint(),
+                    ServerHealth.KEY_GENERATED_ATTRIBUTE, Boolean.toString(key.generated()));
+
+            PostgresDatabase database = null;
+            if (chorus.databaseUrl().isPresent()) {
+                database = PostgresDatabase.builder(chorus.databaseUrl().get()).build();
+                closeables.push(database);
+            }
+            ResourceStore store = database == null
+                    ? new InMemoryResourceStore()
+                    : PostgresResourceStore.builder(chorus.databaseUrl().get())
+                            .schema(config.storageSchema())
+                            .build();
+            closeables.push(store);
+
+            Backplane backplane;
+            Membership membership;
+            switch (chorus.backplane()) {
+                case INPROCESS -> {
+                    LocalCluster.LocalReplica local =
+                            LocalCluster.create(chorus.channel()).join(replica, ChorusVersion.current(), attributes);
+                    closeables.push(local);
+                    backplane = local.backplane();
+                    membership = database == null
+                            ? local.membership()
+                            : postgresMembership(database, replica, chorus, attributes, closeables);
+                }
+                case POSTGRES -> {
+                    PostgresBackplane postgres = PostgresBackplane.from(chorus, requireNonNull(database), replica);
+                    closeables.push(postgres);
+                    backplane = postgres;
+                    membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
+                }
+                case REDIS -> {
+                    String url = chorus.redisUrl()
+                            .orElseThrow(() -> new ConfigurationException(
+                                    ChorusConfig.REDIS_URL,
+                                    "CHORUS_BACKPLANE=redis needs REDIS_URL (for example"
+                                            + " REDIS_URL=redis://redis:6379)"));
+                    RedisConnector redis =
+                            RedisConnector.builder(url).prefix(chorus.channel()).build();
+                    closeables.push(redis);
+                    RedisBackplane redisBackplane = RedisBackplane.from(chorus, redis, replica);
+                    closeables.push(redisBackplane);
+                    backplane = redisBackplane;
+                    membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
+                }
+                default ->
+                    throw new ConfigurationException(
+                            ChorusConfig.BACKPLANE,
+                            "CHORUS_BACKPLANE=" + chorus.backplane().name().toLowerCase(java.util.Locale.ROOT)
+                                    + " is not available in this build of the server yet; use inprocess, postgres"
+                                    + " or redis");
+            }
+
+            ReplicatedCache<String, Resource> cache = ReplicatedCache.<String, Resource>builder(
+                            backplane, RESOURCE_CACHE, KeyCodec.strings())
+                    .config(chorus)
+                    .membership(membership)
+                    .build();
+            closeables.push(cache);
+            EventHub hub = EventHub.builder(backplane).build();
+            closeables.push(hub);
+
+            ObjectMapper json = new ObjectMapper();
+            ResourceService resources = new ResourceService(store, cache, hub, backplane, json);
+            ServerHealth health = new ServerHealth(config, backplane, membership, store, cache, key.fingerprint());
+            ServerMetrics metrics = new ServerMetrics(backplane, cache, hub);
+            closeables.push(metrics);
+
+            HttpApi api = new HttpApi(config, replica, json, resources, hub, health, metrics, key, clients, tokens);
+            Javalin http = api.start();
+            closeables.push(http::stop);
+            health.started();
+            LOG.info(
+                    "Chorus server {} listening on {}:{}: backplane {}, channel '{}', storage {}{}, key {}{}",
+                    ChorusVersion.current(),
+                    config.host(),
+                    http.port(),
+                    backplane.backend(),
+                    chorus.channel(),
+                    store.kind(),
+                    chorus.databaseUrlMasked().map(u -> " (" + u + ")").orElse(""),
+                    key.fingerprint(),
+                    key.generated() ? " (generated)" : "");
+            return new ChorusServer(replica, closeables, http, health, backplane, membership);
+        } catch (RuntimeException e) {
+            closeAll(closeables);
+            throw e;
+        }
+    }
+
+    private static PostgresMembership postgresMembership(
+            PostgresDatabase database,
+            ReplicaId replica,
+            ChorusConfig chorus,
+            Map<String, String> attributes,
+            Deque<AutoCloseable> closeables) {
+        PostgresMembership membership = PostgresMembership.builder(database, replica)
+                .cluster(chorus.channel())
+                .version(ChorusVersion.current())
+                .attributes(attributes)
+                .build();
+        closeables.push(membership);
+        return membership;
+    }
+
+    private static <T> T requireNonNull(@Nullable T value) {
+        if (value == null) {
+            throw new ConfigurationException(ChorusConfig.DATABASE_URL, "DATABASE_URL is required here");
+        }
+        return value;
+    }
+
+    private static String randomSecret() {
+        byte[] bytes = new byte[24];
+        new SecureRandom().nextBytes(bytes);
+        return Base64.getUrlEncoder().withoutPadding().encodeToString(bytes);
+    }
+
+    /** This replica's id. */
+    public ReplicaId replica() {
+        return replica;
+    }
+
+    /** The HTTP port actually bound. */
+    public int port() {
+        return http.port();
+    }
+
+    /** The replica's health. */
+    public ServerHealth health() {
+        return health;
+    }
+
+    /** The replica's backplane. */
+    public Backplane backplane() {
+        return backplane;
+    }
+
+    /** The replica's membership. */
+    public Membership membership() {
+        return membership;
+    }
+
+    /** Stops serving and closes everything, newest first; idempotent. */
+    @Override
+    public void close() {
+        closeAll(closeables);
+        LOG.info("Chorus server {} stopped", replica);
+    }
+
+    private static void closeAll(Deque<AutoCloseable> closeables) {
+        synchronized (closeables) {
+            while (!closeables.isEmpty()) {
+                AutoCloseable next = closeables.pop();
+                try {
+                    next.close();
+                } catch (Exception e) {
+                    LOG.warn("Closing {} failed: {}", next, e.toString());
+                }
+            }
+        }
+    }
+}
