@@ -162,6 +162,7 @@ public final class ChorusServer implements AutoCloseable {
             ObjectMapper json = new ObjectMapper();
             ResourceService resources = new ResourceService(store, cache, hub, backplane, json);
             ServerHealth health = new ServerHealth(config, backplane, membership, store, cache, key.fingerprint());
+            closeables.push(health.watch());
             ServerMetrics metrics = new ServerMetrics(backplane, cache, hub);
             closeables.push(metrics);
 

@@ -12,7 +12,6 @@ import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.Resource;
 import dev.chorus.server.store.ResourceKey;
 import dev.chorus.server.store.ResourceStore;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
@@ -119,9 +118,5 @@ public final class ResourceService {
             // The change is committed; an event that cannot be sent must not turn it into an error.
             LOG.warn("Change of {} committed, but its event could not be published: {}", resource.key(), e.toString());
         }
-    }
-
-    static String text(byte[] bytes) {
-        return new String(bytes, StandardCharsets.UTF_8);
     }
 }

@@ -1,12 +1,14 @@
 package dev.chorus.server;
 
 import dev.chorus.ChorusConfig;
+import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.cache.ReplicatedCache;
 import dev.chorus.cluster.MaxInstances;
 import dev.chorus.health.Health;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
+import dev.chorus.membership.MembershipListener;
 import dev.chorus.server.store.ResourceStore;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -15,6 +17,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.OptionalInt;
 import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -32,6 +37,7 @@ public final class ServerHealth {
     public static final String KEY_GENERATED_ATTRIBUTE = "chorus.key.generated";
 
     private static final Logger LOG = LoggerFactory.getLogger(ServerHealth.class);
+    private static final long RECHECK_SECONDS = 5;
 
     private final ServerConfig config;
     private final Backplane backplane;
@@ -57,6 +63,41 @@ public final class ServerHealth {
         this.store = store;
         this.cache = cache;
         this.keyFingerprint = keyFingerprint;
+    }
+
+    /**
+     * Re-checks the cluster-wide findings (a single-replica backplane shared by several replicas, keys that
+     * differ) whenever a replica joins or leaves, and every few seconds for what this replica saw before its
+     * listener was in place, so their ERROR is logged when it happens, not only when someone asks for health.
+     */
+    AutoCloseable watch() {
+        Subscription changes = membership.onChange(new MembershipListener() {
+            @Override
+            public void onJoined(Member member) {
+                recheck();
+            }
+
+            @Override
+            public void onLeft(Member member, LeaveReason reason) {
+                recheck();
+            }
+        });
+        ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(
+                Thread.ofPlatform().daemon().name("chorus-health-watch").factory());
+        timer.scheduleWithFixedDelay(this::recheck, 1, RECHECK_SECONDS, TimeUnit.SECONDS);
+        return () -> {
+            changes.close();
+            timer.shutdownNow();
+        };
+    }
+
+    private void recheck() {
+        try {
+            backplaneHealth();
+            keysHealth();
+        } catch (RuntimeException e) {
+            LOG.debug("Health re-check failed: {}", e.toString());
+        }
     }
 
     /** Marks start-up complete. */

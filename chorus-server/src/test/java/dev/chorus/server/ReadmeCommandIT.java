@@ -2,6 +2,7 @@ package dev.chorus.server;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -20,10 +21,7 @@ class ReadmeCommandIT {
 
     @Test
     void binChorusRunStartsAWorkingReplica() throws Exception {
-        Path root = Path.of("").toAbsolutePath();
-        while (!Files.exists(root.resolve("bin/chorus"))) {
-            root = root.getParent();
-        }
+        Path root = root();
         try (ServerProcess server = ServerProcess.start(
                 "readme", List.of("bin/chorus", "run"), root, Map.of("CHORUS_REPLICA_NAME", "readme"))) {
             Api api = new Api(server.uri());
@@ -51,5 +49,33 @@ class ReadmeCommandIT {
             // Every log line names the replica it came from.
             assertThat(server.output()).anyMatch(line -> line.contains("[readme/") && line.contains("listening on"));
         }
+    }
+
+    @Test
+    void theJarLogsOneJsonObjectPerLineWhenAsked() throws Exception {
+        Path root = root();
+        Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        try (ServerProcess server = ServerProcess.start(
+                "json",
+                List.of(java.toString(), "-jar", "chorus-server/target/chorus-server.jar"),
+                root,
+                Map.of("CHORUS_LOG_FORMAT", "json"))) {
+            String listening = server.output().stream()
+                    .filter(line -> line.contains("listening on"))
+                    .findFirst()
+                    .orElseThrow();
+            JsonNode entry = Api.JSON.readTree(listening);
+            assertThat(entry.path("level").asText()).isEqualTo("INFO");
+            assertThat(entry.path("formattedMessage").asText()).contains("backplane inprocess");
+            assertThat(entry.path("context").toString()).contains("json/");
+        }
+    }
+
+    private static Path root() {
+        Path root = Path.of("").toAbsolutePath();
+        while (!Files.exists(root.resolve("bin/chorus"))) {
+            root = root.getParent();
+        }
+        return root;
     }
 }

@@ -26,7 +26,7 @@ abstract class ServerClusterContract {
     protected abstract Map<String, String> transportEnv();
 
     @AfterEach
-    void stopReplicas() throws InterruptedException {
+    void stopReplicas() {
         for (ServerProcess replica : replicas) {
             replica.close();
         }
