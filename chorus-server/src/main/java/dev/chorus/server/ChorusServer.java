@@ -8,14 +8,20 @@ import dev.chorus.ReplicaId;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.cache.KeyCodec;
 import dev.chorus.cache.ReplicatedCache;
+import dev.chorus.cluster.ClusterCalls;
+import dev.chorus.cluster.ClusterVerifier;
 import dev.chorus.events.EventHub;
+import dev.chorus.leases.Leases;
 import dev.chorus.local.LocalCluster;
 import dev.chorus.membership.Membership;
 import dev.chorus.postgres.PostgresBackplane;
 import dev.chorus.postgres.PostgresDatabase;
+import dev.chorus.postgres.PostgresLeases;
 import dev.chorus.postgres.PostgresMembership;
 import dev.chorus.redis.RedisBackplane;
 import dev.chorus.redis.RedisConnector;
+import dev.chorus.redis.RedisLeases;
+import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
@@ -24,12 +30,16 @@ import dev.chorus.server.store.InMemoryResourceStore;
 import dev.chorus.server.store.PostgresResourceStore;
 import dev.chorus.server.store.Resource;
 import dev.chorus.server.store.ResourceStore;
+import dev.chorus.sessions.Sessions;
 import io.javalin.Javalin;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.Base64;
 import java.util.Deque;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,6 +54,9 @@ public final class ChorusServer implements AutoCloseable {
     /** The name of the replicated cache of resources. */
     public static final String RESOURCE_CACHE = "resources";
 
+    /** WebSocket close code "service restart" (RFC 6455 registry): the client should reconnect. */
+    public static final int DRAIN_CLOSE_CODE = 1012;
+
     private static final Logger LOG = LoggerFactory.getLogger(ChorusServer.class);
 
     private final ReplicaId replica;
@@ -52,6 +65,10 @@ public final class ChorusServer implements AutoCloseable {
     private final ServerHealth health;
     private final Backplane backplane;
     private final Membership membership;
+    private final HttpApi api;
+    private final Sessions sessions;
+    private final AgentSessions agents;
+    private final AtomicBoolean draining = new AtomicBoolean();
 
     private ChorusServer(
             ReplicaId replica,
@@ -59,13 +76,19 @@ public final class ChorusServer implements AutoCloseable {
             Javalin http,
             ServerHealth health,
             Backplane backplane,
-            Membership membership) {
+            Membership membership,
+            HttpApi api,
+            Sessions sessions,
+            AgentSessions agents) {
         this.replica = replica;
         this.closeables = closeables;
         this.http = http;
         this.health = health;
         this.backplane = backplane;
         this.membership = membership;
+        this.api = api;
+        this.sessions = sessions;
+        this.agents = agents;
     }
 
     /**
@@ -112,12 +135,14 @@ public final class ChorusServer implements AutoCloseable {
 
             Backplane backplane;
             Membership membership;
+            Leases leases;
             switch (chorus.backplane()) {
                 case INPROCESS -> {
                     LocalCluster.LocalReplica local =
                             LocalCluster.create(chorus.channel()).join(replica, ChorusVersion.current(), attributes);
                     closeables.push(local);
                     backplane = local.backplane();
+                    leases = local.leases();
                     membership = database == null
                             ? local.membership()
                             : postgresMembership(database, replica, chorus, attributes, closeables);
@@ -126,6 +151,10 @@ public final class ChorusServer implements AutoCloseable {
                     PostgresBackplane postgres = PostgresBackplane.from(chorus, requireNonNull(database), replica);
                     closeables.push(postgres);
                     backplane = postgres;
+                    leases = PostgresLeases.builder(requireNonNull(database), replica)
+                            .cluster(chorus.channel())
+                            .build();
+                    closeables.push(leases);
                     membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
                 }
                 case REDIS -> {
@@ -140,6 +169,8 @@ public final class ChorusServer implements AutoCloseable {
                     RedisBackplane redisBackplane = RedisBackplane.from(chorus, redis, replica);
                     closeables.push(redisBackplane);
                     backplane = redisBackplane;
+                    leases = RedisLeases.builder(redis, replica).build();
+                    closeables.push(leases);
                     membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
                 }
                 default ->
@@ -166,7 +197,28 @@ public final class ChorusServer implements AutoCloseable {
             ServerMetrics metrics = new ServerMetrics(backplane, cache, hub);
             closeables.push(metrics);
 
-            HttpApi api = new HttpApi(config, replica, json, resources, hub, health, metrics, key, clients, tokens);
+            Sessions sessions =
+                    Sessions.builder(backplane, leases).membership(membership).build();
+            closeables.push(sessions);
+            ClusterCalls calls = new ClusterCalls(backplane, membership);
+            closeables.push(calls);
+            ClusterVerifier verifier = new ClusterVerifier(membership, calls, sessions, chorus.maxInstances());
+            closeables.push(verifier);
+            AgentSessions agents = new AgentSessions(sessions, calls, json);
+            closeables.push(agents);
+
+            HttpApi api = new HttpApi(
+                    config,
+                    replica,
+                    json,
+                    resources,
+                    hub,
+                    health,
+                    metrics,
+                    key,
+                    clients,
+                    tokens,
+                    new HttpApi.Cluster(agents, sessions, calls, verifier, membership, backplane));
             Javalin http = api.start();
             closeables.push(http::stop);
             health.started();
@@ -181,7 +233,7 @@ public final class ChorusServer implements AutoCloseable {
                     chorus.databaseUrlMasked().map(u -> " (" + u + ")").orElse(""),
                     key.fingerprint(),
                     key.generated() ? " (generated)" : "");
-            return new ChorusServer(replica, closeables, http, health, backplane, membership);
+            return new ChorusServer(replica, closeables, http, health, backplane, membership, api, sessions, agents);
         } catch (RuntimeException e) {
             closeAll(closeables);
             throw e;
@@ -241,15 +293,48 @@ public final class ChorusServer implements AutoCloseable {
         return membership;
     }
 
+    /**
+     * Leaves the cluster gracefully: readiness fails at once so load balancers stop sending traffic; after
+     * {@code delay} sessions answer dispatches with OWNER_DRAINING, every WebSocket is closed with 1012
+     * ({@code ServiceShuttingDown}) so clients reconnect elsewhere, in-flight requests finish and everything
+     * closes (membership leaves, leases are released). Returns false if a drain was already under way.
+     */
+    public boolean drain(Duration delay) {
+        if (!draining.compareAndSet(false, true)) {
+            return false;
+        }
+        LOG.info("Draining: readiness fails from now on; sockets close in {} ms", delay.toMillis());
+        health.draining();
+        // A deliberate wait, not synchronisation: the time load balancers need to see readiness fail.
+        long deadline = System.nanoTime() + delay.toNanos();
+        for (long left = delay.toNanos(); left > 0; left = deadline - System.nanoTime()) {
+            LockSupport.parkNanos(left);
+        }
+        sessions.drain();
+        String reason = "ServiceShuttingDown: reconnect to another replica";
+        api.closeSockets(DRAIN_CLOSE_CODE, reason);
+        agents.closeAll(DRAIN_CLOSE_CODE, reason);
+        close();
+        return true;
+    }
+
+    /** Whether {@link #drain} has begun. */
+    public boolean isDraining() {
+        return draining.get();
+    }
+
     /** Stops serving and closes everything, newest first; idempotent. */
     @Override
     public void close() {
-        closeAll(closeables);
-        LOG.info("Chorus server {} stopped", replica);
+        if (closeAll(closeables)) {
+            LOG.info("Chorus server {} stopped", replica);
+        }
     }
 
-    private static void closeAll(Deque<AutoCloseable> closeables) {
+    /** Closes what is left, newest first; false when nothing was. */
+    private static boolean closeAll(Deque<AutoCloseable> closeables) {
         synchronized (closeables) {
+            boolean any = !closeables.isEmpty();
             while (!closeables.isEmpty()) {
                 AutoCloseable next = closeables.pop();
                 try {
@@ -258,6 +343,7 @@ public final class ChorusServer implements AutoCloseable {
                     LOG.warn("Closing {} failed: {}", next, e.toString());
                 }
             }
+            return any;
         }
     }
 }

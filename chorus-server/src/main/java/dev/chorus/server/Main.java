@@ -1,10 +1,16 @@
 package dev.chorus.server;
 
 import dev.chorus.ConfigurationException;
+import java.time.Duration;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
 
-/** Starts one Chorus replica from the environment; see {@code docs/server.md}. */
+/**
+ * Starts one Chorus replica from the environment; see {@code docs/server.md}. SIGTERM (and SIGINT) drain it
+ * gracefully and exit 0; a second signal during the drain is logged and ignored.
+ */
 public final class Main {
 
     private static final Logger LOG = LoggerFactory.getLogger(Main.class);
@@ -12,9 +18,11 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        ServerConfig config;
         ChorusServer server;
         try {
-            server = ChorusServer.start(ServerConfig.fromEnvironment());
+            config = ServerConfig.fromEnvironment();
+            server = ChorusServer.start(config);
         } catch (ConfigurationException e) {
             LOG.error("Cannot start: {}", e.getMessage());
             System.exit(2);
@@ -24,6 +32,24 @@ public final class Main {
             System.exit(1);
             return;
         }
+        Duration delay = config.chorus().drainDelay();
+        AtomicReference<Thread> drainer = new AtomicReference<>();
+        for (String name : new String[] {"TERM", "INT"}) {
+            Signal.handle(new Signal(name), signal -> {
+                Thread thread = Thread.ofPlatform().name("chorus-drain").unstarted(() -> {
+                    server.drain(delay);
+                    LOG.info("Drained; exiting");
+                    System.exit(0);
+                });
+                if (drainer.compareAndSet(null, thread)) {
+                    LOG.info("SIG{} received: draining (CHORUS_DRAIN_DELAY={} ms)", name, delay.toMillis());
+                    thread.start();
+                } else {
+                    LOG.info("SIG{} received while draining: the drain continues", name);
+                }
+            });
+        }
+        // Any other way out (System.exit elsewhere, a fatal error) still closes what it can.
         Runtime.getRuntime().addShutdownHook(new Thread(server::close, "chorus-shutdown"));
     }
 }

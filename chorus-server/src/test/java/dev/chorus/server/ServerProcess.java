@@ -72,10 +72,13 @@ final class ServerProcess implements AutoCloseable {
         builder.environment().put("PORT", "0");
         builder.environment().put("CHORUS_HTTP_HOST", "127.0.0.1");
         builder.environment().put("CHORUS_REPLICA_NAME", name);
+        // Tests that stop replicas do not wait out the production drain delay unless they ask for it.
+        builder.environment().put("CHORUS_DRAIN_DELAY", "100ms");
         builder.environment().putAll(env);
         Process process = builder.start();
         List<String> output = new CopyOnWriteArrayList<>();
-        Thread.ofVirtual().name("server-" + name + "-output").start(() -> {
+        // A platform thread: a pipe read can park a virtual thread's carrier for the life of the process.
+        Thread.ofPlatform().daemon().name("server-" + name + "-output").start(() -> {
             try (BufferedReader lines =
                     new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
                 String line;
@@ -139,10 +142,18 @@ final class ServerProcess implements AutoCloseable {
         return output.stream().anyMatch(line -> line.contains(text));
     }
 
+    /**
+     * Sends SIGTERM, as an orchestrator would. Through the process handle: {@link Process#destroy()} also
+     * closes our end of the output pipe, and with it the lines the replica prints while it drains.
+     */
+    void terminate() {
+        process.toHandle().destroy();
+    }
+
     /** SIGTERM, then waits for the exit (forcibly after 30 s). */
     @Override
     public void close() {
-        process.destroy();
+        terminate();
         try {
             if (!process.waitFor(30, TimeUnit.SECONDS)) {
                 process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);

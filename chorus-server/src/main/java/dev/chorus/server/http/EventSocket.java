@@ -15,6 +15,7 @@ import io.javalin.http.Context;
 import io.javalin.websocket.WsConfig;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
@@ -58,6 +59,13 @@ final class EventSocket {
         this.bearer = bearer;
         this.json = json;
         this.replica = replica;
+    }
+
+    /** Closes every socket with {@code code} and {@code reason} (drain: clients reconnect elsewhere). */
+    void closeAll(int code, String reason) {
+        for (Connection connection : List.copyOf(connections.values())) {
+            connection.close(code, abbreviate(reason));
+        }
     }
 
     /** Refuses the upgrade (401) unless the client has a valid token; browsers send it as {@code access_token}. */
@@ -238,7 +246,7 @@ final class EventSocket {
     }
 
     /** Close reasons must fit a control frame (123 bytes). */
-    private static String abbreviate(String reason) {
+    static String abbreviate(String reason) {
         byte[] bytes = reason.getBytes(StandardCharsets.UTF_8);
         return bytes.length <= 120 ? reason : new String(bytes, 0, 117, StandardCharsets.UTF_8) + "...";
     }

@@ -4,13 +4,18 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.chorus.ReplicaId;
+import dev.chorus.backplane.Backplane;
+import dev.chorus.cluster.ClusterCalls;
+import dev.chorus.cluster.ClusterVerifier;
 import dev.chorus.events.Event;
 import dev.chorus.events.EventHub;
 import dev.chorus.health.Health;
+import dev.chorus.membership.Membership;
 import dev.chorus.server.ResourceService;
 import dev.chorus.server.ServerConfig;
 import dev.chorus.server.ServerHealth;
 import dev.chorus.server.ServerMetrics;
+import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.AuthenticationException;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.Principal;
@@ -20,6 +25,7 @@ import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.PreconditionFailedException;
 import dev.chorus.server.store.Resource;
 import dev.chorus.server.store.ResourceKey;
+import dev.chorus.sessions.Sessions;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
 import io.javalin.http.Context;
@@ -70,7 +76,18 @@ public final class HttpApi {
     private final Clients clients;
     private final Tokens tokens;
     private final Bearer bearer;
+    private final Cluster cluster;
     private final byte[] openApi;
+    private final java.util.List<EventSocket> eventSockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+
+    /** The multi-replica parts the cluster routes use. */
+    public record Cluster(
+            AgentSessions agents,
+            Sessions sessions,
+            ClusterCalls calls,
+            ClusterVerifier verifier,
+            Membership membership,
+            Backplane backplane) {}
 
     public HttpApi(
             ServerConfig config,
@@ -82,7 +99,8 @@ public final class HttpApi {
             ServerMetrics metrics,
             SigningKey key,
             Clients clients,
-            Tokens tokens) {
+            Tokens tokens,
+            Cluster cluster) {
         this.config = config;
         this.replica = replica;
         this.json = json;
@@ -94,6 +112,7 @@ public final class HttpApi {
         this.clients = clients;
         this.tokens = tokens;
         this.bearer = new Bearer(tokens);
+        this.cluster = cluster;
         this.openApi = resource("/dev/chorus/server/openapi.json");
     }
 
@@ -111,6 +130,17 @@ public final class HttpApi {
         cfg.jsonMapper(new JavalinJackson(json, true));
         cfg.jetty.modifyServer(server -> server.setStopTimeout(5_000));
         EventSocket events = new EventSocket(hub, bearer, json, replica);
+        eventSockets.add(events);
+        AgentSocket agentSocket = new AgentSocket(cluster.agents(), bearer);
+        ClusterRoutes clusterRoutes = new ClusterRoutes(
+                bearer,
+                json,
+                cluster.agents(),
+                cluster.sessions(),
+                cluster.calls(),
+                cluster.verifier(),
+                cluster.membership(),
+                cluster.backplane());
 
         cfg.routes.before(ctx -> {
             ctx.attribute(STARTED_AT, System.nanoTime());
@@ -141,8 +171,15 @@ public final class HttpApi {
         cfg.routes.delete("/api/resources/{type}/{id}", this::deleteResource);
         cfg.routes.post("/api/events", this::postEvent);
 
+        cfg.routes.get("/api/agents", clusterRoutes::listAgents);
+        cfg.routes.put("/api/agents/{id}/config", clusterRoutes::configureAgent);
+        cfg.routes.get("/api/cluster", clusterRoutes::cluster);
+        cfg.routes.get("/api/cluster/verify", clusterRoutes::verify);
+
         cfg.routes.wsBeforeUpgrade("/ws/events", events::beforeUpgrade);
         cfg.routes.ws("/ws/events", events::configure);
+        cfg.routes.wsBeforeUpgrade("/ws/agents", agentSocket::beforeUpgrade);
+        cfg.routes.ws("/ws/agents", agentSocket::configure);
 
         cfg.routes.exception(Problem.class, (e, ctx) -> writeProblem(ctx, e));
         cfg.routes.exception(PreconditionFailedException.class, (e, ctx) -> {
@@ -195,6 +232,11 @@ public final class HttpApi {
     private static boolean isProblem(Context ctx) {
         String type = ctx.res().getContentType();
         return type != null && type.startsWith(Problem.CONTENT_TYPE);
+    }
+
+    /** Closes every event socket with {@code code} and {@code reason}; agents are closed by their sessions. */
+    public void closeSockets(int code, String reason) {
+        eventSockets.forEach(sockets -> sockets.closeAll(code, reason));
     }
 
     // ---- resources ----
