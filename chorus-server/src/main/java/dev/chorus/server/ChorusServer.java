@@ -1,6 +1,7 @@
 package dev.chorus.server;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.chorus.Backoff;
 import dev.chorus.ChorusConfig;
 import dev.chorus.ChorusVersion;
 import dev.chorus.ConfigurationException;
@@ -16,15 +17,19 @@ import dev.chorus.local.LocalCluster;
 import dev.chorus.membership.Membership;
 import dev.chorus.postgres.PostgresBackplane;
 import dev.chorus.postgres.PostgresDatabase;
+import dev.chorus.postgres.PostgresDefinitionStore;
 import dev.chorus.postgres.PostgresLeases;
 import dev.chorus.postgres.PostgresMembership;
 import dev.chorus.redis.RedisBackplane;
 import dev.chorus.redis.RedisConnector;
 import dev.chorus.redis.RedisLeases;
+import dev.chorus.registry.DefinitionStore;
+import dev.chorus.registry.InMemoryDefinitionStore;
 import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
+import dev.chorus.server.destinations.Destinations;
 import dev.chorus.server.http.HttpApi;
 import dev.chorus.server.store.InMemoryResourceStore;
 import dev.chorus.server.store.PostgresResourceStore;
@@ -191,7 +196,20 @@ public final class ChorusServer implements AutoCloseable {
             closeables.push(hub);
 
             ObjectMapper json = new ObjectMapper();
-            ResourceService resources = new ResourceService(store, cache, hub, backplane, json);
+            ClusterCalls calls = new ClusterCalls(backplane, membership);
+            closeables.push(calls);
+            DefinitionStore definitions = database == null
+                    ? new InMemoryDefinitionStore()
+                    : new PostgresDefinitionStore(database, chorus.channel());
+            Destinations destinations = new Destinations(
+                    backplane,
+                    definitions,
+                    calls,
+                    json,
+                    new Backoff(Duration.ofMillis(200), Duration.ofSeconds(5)),
+                    config.webhookHosts());
+            closeables.push(destinations);
+            ResourceService resources = new ResourceService(store, cache, hub, backplane, json, destinations);
             ServerHealth health = new ServerHealth(config, backplane, membership, store, cache, key.fingerprint());
             closeables.push(health.watch());
             ServerMetrics metrics = new ServerMetrics(backplane, cache, hub);
@@ -200,8 +218,6 @@ public final class ChorusServer implements AutoCloseable {
             Sessions sessions =
                     Sessions.builder(backplane, leases).membership(membership).build();
             closeables.push(sessions);
-            ClusterCalls calls = new ClusterCalls(backplane, membership);
-            closeables.push(calls);
             ClusterVerifier verifier = new ClusterVerifier(membership, calls, sessions, chorus.maxInstances());
             closeables.push(verifier);
             AgentSessions agents = new AgentSessions(sessions, calls, json);
@@ -218,7 +234,7 @@ public final class ChorusServer implements AutoCloseable {
                     key,
                     clients,
                     tokens,
-                    new HttpApi.Cluster(agents, sessions, calls, verifier, membership, backplane));
+                    new HttpApi.Cluster(agents, sessions, calls, verifier, membership, backplane, destinations));
             Javalin http = api.start();
             closeables.push(http::stop);
             health.started();

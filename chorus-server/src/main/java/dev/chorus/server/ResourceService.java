@@ -8,6 +8,7 @@ import dev.chorus.cache.PendingInvalidation;
 import dev.chorus.cache.ReplicatedCache;
 import dev.chorus.events.Event;
 import dev.chorus.events.EventHub;
+import dev.chorus.server.destinations.Destinations;
 import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.Resource;
 import dev.chorus.server.store.ResourceKey;
@@ -37,18 +38,21 @@ public final class ResourceService {
     private final ReplicaId self;
     private final ObjectMapper json;
     private final boolean invalidateInTransaction;
+    private final Destinations destinations;
 
     ResourceService(
             ResourceStore store,
             ReplicatedCache<String, Resource> cache,
             EventHub hub,
             Backplane backplane,
-            ObjectMapper json) {
+            ObjectMapper json,
+            Destinations destinations) {
         this.store = store;
         this.cache = cache;
         this.hub = hub;
         this.self = backplane.replica();
         this.json = json;
+        this.destinations = destinations;
         // Only a backplane that can write inside the storing transaction makes "peers hear of it if and only if
         // it commits" hold even when this replica dies right after the commit.
         this.invalidateInTransaction = store.transactional() && backplane instanceof TransactionalBackplane;
@@ -103,17 +107,27 @@ public final class ResourceService {
         data.put("id", resource.key().id());
         data.put("version", resource.version());
         data.put("replica", self.toString());
+        String tenant = resource.key().tenant();
         try {
-            hub.toGroup(resource.key().tenant(), new Event(type, json.writeValueAsBytes(data)))
-                    .exceptionally(e -> {
-                        // Local clients have it; the others get a reload signal from their hub's gap detection.
-                        LOG.debug(
-                                "Event {} for {} did not reach the other replicas: {}",
-                                type,
-                                resource.key(),
-                                e.toString());
-                        return null;
-                    });
+            // Webhooks go from the replica that made the change; the key lets receivers drop a retried copy.
+            Map<String, Object> webhook = new LinkedHashMap<>();
+            webhook.put("event", type);
+            webhook.put("tenant", tenant);
+            webhook.put("data", data);
+            destinations.deliver(
+                    tenant,
+                    type,
+                    type + ":" + resource.key().cacheKey() + "@" + resource.version(),
+                    json.writeValueAsBytes(webhook));
+        } catch (Exception e) {
+            LOG.warn("Change of {} committed, but its webhooks could not be queued: {}", resource.key(), e.toString());
+        }
+        try {
+            hub.toGroup(tenant, new Event(type, json.writeValueAsBytes(data))).exceptionally(e -> {
+                // Local clients have it; the others get a reload signal from their hub's gap detection.
+                LOG.debug("Event {} for {} did not reach the other replicas: {}", type, resource.key(), e.toString());
+                return null;
+            });
         } catch (Exception e) {
             // The change is committed; an event that cannot be sent must not turn it into an error.
             LOG.warn("Change of {} committed, but its event could not be published: {}", resource.key(), e.toString());

@@ -3,10 +3,13 @@ package dev.chorus.server;
 import dev.chorus.ChorusConfig;
 import dev.chorus.ConfigurationException;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.function.Function;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -36,6 +39,9 @@ public record ServerConfig(
     public static final String HTTP_HOST = "CHORUS_HTTP_HOST";
     /** {@code CHORUS_STORAGE_SCHEMA}: where the resource table lives in PostgreSQL. */
     public static final String STORAGE_SCHEMA = "CHORUS_STORAGE_SCHEMA";
+
+    /** {@code CHORUS_WEBHOOK_HOSTS}: the only hosts this replica sends webhooks to, when set. */
+    public static final String WEBHOOK_HOSTS = "CHORUS_WEBHOOK_HOSTS";
 
     /** The default HTTP port. */
     public static final int DEFAULT_PORT = 8080;
@@ -113,6 +119,18 @@ public record ServerConfig(
                             + variable + "=" + fallback.toSeconds() + "s)");
         }
         return parsed;
+    }
+
+    /** {@code CHORUS_WEBHOOK_HOSTS}: the hosts webhooks may go to from this replica, empty for any. */
+    public Set<String> webhookHosts() {
+        String value = env.apply(WEBHOOK_HOSTS);
+        if (value == null) {
+            return Set.of();
+        }
+        return Arrays.stream(value.split(","))
+                .map(String::strip)
+                .filter(h -> !h.isEmpty())
+                .collect(Collectors.toUnmodifiableSet());
     }
 
     /** Whether this is the embedded default: one replica, in-process backplane, in-memory storage. */

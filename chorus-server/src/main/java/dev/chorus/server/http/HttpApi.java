@@ -21,6 +21,7 @@ import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.Principal;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
+import dev.chorus.server.destinations.Destinations;
 import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.PreconditionFailedException;
 import dev.chorus.server.store.Resource;
@@ -87,7 +88,8 @@ public final class HttpApi {
             ClusterCalls calls,
             ClusterVerifier verifier,
             Membership membership,
-            Backplane backplane) {}
+            Backplane backplane,
+            Destinations destinations) {}
 
     public HttpApi(
             ServerConfig config,
@@ -174,6 +176,12 @@ public final class HttpApi {
         cfg.routes.get("/api/agents", clusterRoutes::listAgents);
         cfg.routes.put("/api/agents/{id}/config", clusterRoutes::configureAgent);
         cfg.routes.get("/api/cluster", clusterRoutes::cluster);
+        DestinationRoutes destinationRoutes = new DestinationRoutes(bearer, json, cluster.destinations());
+        cfg.routes.post("/api/destinations", destinationRoutes::create);
+        cfg.routes.get("/api/destinations", destinationRoutes::list);
+        cfg.routes.get("/api/destinations/{id}", destinationRoutes::get);
+        cfg.routes.delete("/api/destinations/{id}", destinationRoutes::delete);
+        cfg.routes.get("/api/destinations/{id}/$status", destinationRoutes::status);
         cfg.routes.get("/api/cluster/verify", clusterRoutes::verify);
 
         cfg.routes.wsBeforeUpgrade("/ws/events", events::beforeUpgrade);
