@@ -123,3 +123,9 @@ chorus_ensure_redis() {
     chorus_log "Redis did not start; tests will fall back to an embedded server"
   fi
 }
+
+# HAProxy for the local multi-replica launcher and its test.
+chorus_ensure_haproxy() {
+  command -v haproxy >/dev/null 2>&1 && return 0
+  chorus_apt_install haproxy
+}

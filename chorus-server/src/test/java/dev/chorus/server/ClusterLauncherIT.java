@@ -1,0 +1,176 @@
+package dev.chorus.server;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.chorus.Backoff;
+import dev.chorus.server.agents.AgentClient;
+import dev.chorus.testkit.TestPostgres;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The local launcher as a newcomer uses it: {@code bin/chorus cluster up} starts three replicas behind
+ * HAProxy; a rolling restart ({@code bin/chorus cluster restart}) under steady HTTP load through HAProxy
+ * fails no request, and an agent connected through HAProxy reconnects and is reachable again.
+ */
+class ClusterLauncherIT {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ClusterLauncherIT.class);
+
+    @TempDir
+    Path state;
+
+    @Test
+    void aRollingRestartThroughHaproxyFailsNoRequest() throws Exception {
+        Assumptions.assumeTrue(
+                onPath("haproxy"), "haproxy is not installed (the launcher and .ci/run install it with apt-get)");
+        Path root = root();
+        int port = freePortRange(4);
+        String unique = "lch_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        Map<String, String> env = Map.of(
+                "CHORUS_CLUSTER_DIR",
+                state.toString(),
+                "DATABASE_URL",
+                TestPostgres.server().jdbcUrl(),
+                "CHORUS_CHANNEL",
+                unique,
+                "CHORUS_DRAIN_DELAY",
+                "2s");
+        try {
+            String up =
+                    run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", Integer.toString(port));
+            assertThat(up).contains("Chorus cluster up: 3 replicas");
+            String secret = Files.readString(state.resolve("demo.secret")).strip();
+            Api api = new Api(URI.create("http://127.0.0.1:" + port));
+            String token = api.token("demo", secret);
+            assertThat(api.put("/api/resources/notes/n-1", token, "{\"v\":1}").status())
+                    .isEqualTo(201);
+
+            AgentClient agent = new AgentClient(
+                            "agent-1",
+                            List.of(api.base()),
+                            () -> api.token("demo", secret),
+                            config -> null,
+                            new Backoff(Duration.ofMillis(100), Duration.ofSeconds(1)))
+                    .start();
+            try (agent) {
+                await().atMost(Duration.ofSeconds(20)).until(agent::isConnected);
+
+                AtomicBoolean loading = new AtomicBoolean(true);
+                AtomicInteger requests = new AtomicInteger();
+                List<String> failures = java.util.Collections.synchronizedList(new ArrayList<>());
+                List<Thread> load = new ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    int worker = t;
+                    load.add(Thread.ofVirtual().start(() -> {
+                        int n = 0;
+                        while (loading.get()) {
+                            Api.Response response = worker == 0
+                                    ? api.put("/api/resources/notes/n-1", token, "{\"v\":" + (++n) + "}")
+                                    : api.get("/api/resources/notes/n-1", token);
+                            requests.incrementAndGet();
+                            if (response.status() != 200) {
+                                failures.add(response.status() + " " + response.body());
+                            }
+                        }
+                    }));
+                }
+                long started = System.nanoTime();
+                run(root, env, "bin/chorus", "cluster", "restart");
+                loading.set(false);
+                for (Thread thread : load) {
+                    thread.join();
+                }
+                LOG.info(
+                        "Rolling restart took {} ms: {} requests through HAProxy, {} failed",
+                        TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - started),
+                        requests.get(),
+                        failures.size());
+                assertThat(requests.get()).isGreaterThan(100);
+                assertThat(failures).isEmpty();
+
+                await().atMost(Duration.ofSeconds(30)).until(() -> agent.connections() >= 2 && agent.isConnected());
+                await().atMost(Duration.ofSeconds(30))
+                        .until(() -> api.put("/api/agents/agent-1/config?timeout=2s", token, "{\"x\":1}")
+                                        .status()
+                                == 200);
+            }
+            assertThat(run(root, env, "bin/chorus", "cluster", "status"))
+                    .contains("replica-3")
+                    .contains("ready");
+        } finally {
+            run(root, env, "bin/chorus", "cluster", "down");
+        }
+    }
+
+    private static String run(Path root, Map<String, String> env, String... command) throws Exception {
+        ProcessBuilder builder =
+                new ProcessBuilder(command).directory(root.toFile()).redirectErrorStream(true);
+        builder.environment().putAll(env);
+        Process process = builder.start();
+        byte[] output = process.getInputStream().readAllBytes();
+        assertThat(process.waitFor(5, TimeUnit.MINUTES)).isTrue();
+        String text = new String(output, StandardCharsets.UTF_8);
+        LOG.info("{}:\n{}", String.join(" ", command), text);
+        assertThat(process.exitValue()).as(text).isZero();
+        return text;
+    }
+
+    private static boolean onPath(String program) {
+        for (String dir : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (Files.isExecutable(Path.of(dir, program))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** A port P such that P..P+count-1 are free on loopback now. */
+    private static int freePortRange(int count) throws IOException {
+        for (int attempt = 0; attempt < 100; attempt++) {
+            int base = ThreadLocalRandom.current().nextInt(20_000, 40_000);
+            List<ServerSocket> held = new ArrayList<>();
+            try {
+                for (int i = 0; i < count; i++) {
+                    held.add(new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress()));
+                }
+                return base;
+            } catch (IOException busy) {
+                // try another range
+            } finally {
+                for (ServerSocket socket : held) {
+                    socket.close();
+                }
+            }
+        }
+        throw new IOException("no free range of " + count + " ports");
+    }
+
+    private static Path root() {
+        Path root = Path.of("").toAbsolutePath();
+        while (!Files.exists(root.resolve("bin/chorus"))) {
+            root = root.getParent();
+        }
+        return root;
+    }
+}
