@@ -6,13 +6,10 @@ import static org.awaitility.Awaitility.await;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.chorus.Backoff;
 import dev.chorus.server.agents.AgentClient;
-import dev.chorus.testkit.TestPostgres;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
@@ -43,16 +40,6 @@ class AgentsClusterIT {
         }
     }
 
-    private Map<String, String> env(String key) {
-        String unique = "agt_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Map<String, String> env = new HashMap<>(TestClients.env(key));
-        env.put("CHORUS_BACKPLANE", "postgres");
-        env.put("DATABASE_URL", TestPostgres.server().jdbcUrl());
-        env.put("CHORUS_CHANNEL", unique);
-        env.put("CHORUS_STORAGE_SCHEMA", unique);
-        return env;
-    }
-
     private ServerProcess start(String name, Map<String, String> env) throws Exception {
         ServerProcess replica = ServerProcess.start(name, env);
         replicas.add(replica);
@@ -61,7 +48,7 @@ class AgentsClusterIT {
 
     @Test
     void aConfigReachesTheAgentWhereverItIsConnectedAndSurvivesItsReplica() throws Exception {
-        Map<String, String> env = env(TestClients.newKeyPem());
+        Map<String, String> env = TestClients.sharedStorage("agt", "postgres");
         ServerProcess a = start("a", env);
         ServerProcess b = start("b", env);
         ServerProcess c = start("c", env);
@@ -130,7 +117,7 @@ class AgentsClusterIT {
 
     @Test
     void aDrainingReplicaClosesItsSocketsWithServiceRestartAndExitsZero() throws Exception {
-        Map<String, String> env = env(TestClients.newKeyPem());
+        Map<String, String> env = TestClients.sharedStorage("agt", "postgres");
         env.put("CHORUS_DRAIN_DELAY", "1s");
         ServerProcess a = start("a", env);
         Api api = new Api(a.uri());

@@ -5,14 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.sun.net.httpserver.HttpServer;
-import dev.chorus.testkit.TestPostgres;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -48,12 +46,7 @@ class DestinationsClusterIT {
         });
         receiver.start();
 
-        String unique = "dst_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("CHORUS_BACKPLANE", "postgres");
-        env.put("DATABASE_URL", TestPostgres.server().jdbcUrl());
-        env.put("CHORUS_CHANNEL", unique);
-        env.put("CHORUS_STORAGE_SCHEMA", unique);
+        Map<String, String> env = TestClients.sharedStorage("dst", "postgres");
         env.put("CHORUS_CLUSTER_SECRET", "the-right-secret-0123456789");
         Map<String, String> restricted = new HashMap<>(env);
         restricted.put("CHORUS_WEBHOOK_HOSTS", "hooks.example.org");

@@ -4,11 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.chorus.testkit.TestPostgres;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,11 +16,7 @@ class MisconfigurationIT {
 
     @Test
     void replicasSharingStorageOnTheInProcessBackplaneAreFlagged() throws Exception {
-        String unique = "mis_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("DATABASE_URL", TestPostgres.server().jdbcUrl());
-        env.put("CHORUS_CHANNEL", unique);
-        env.put("CHORUS_STORAGE_SCHEMA", unique);
+        Map<String, String> env = TestClients.sharedStorage("mis", null);
         try (ServerProcess a = ServerProcess.start("a", env);
                 ServerProcess b = ServerProcess.start("b", env)) {
             Api api = new Api(a.uri());

@@ -22,7 +22,7 @@ abstract class ServerClusterContract {
 
     private final List<ServerProcess> replicas = new ArrayList<>();
 
-    /** The transport's variables (backplane, URLs, channel, storage schema), unique to the test. */
+    /** The replicas' shared environment for the transport: {@link TestClients#sharedStorage} and its URLs. */
     protected abstract Map<String, String> transportEnv();
 
     @AfterEach
@@ -32,12 +32,10 @@ abstract class ServerClusterContract {
         }
     }
 
-    private ServerProcess start(String name, Map<String, String> transport, String keyPem, Map<String, String> extra)
-            throws Exception {
+    private ServerProcess start(String name, Map<String, String> transport, String keyPem) throws Exception {
         Map<String, String> env = new HashMap<>(transport);
-        env.putAll(TestClients.env(keyPem));
+        env.put("CHORUS_JWT_PRIVATE_KEY", keyPem);
         env.put("CHORUS_MAX_INSTANCES", "3");
-        env.putAll(extra);
         ServerProcess replica = ServerProcess.start(name, env);
         replicas.add(replica);
         return replica;
@@ -47,9 +45,9 @@ abstract class ServerClusterContract {
     void threeReplicasServeOneConsistentApi() throws Exception {
         Map<String, String> transport = transportEnv();
         String key = TestClients.newKeyPem();
-        Api a = new Api(start("a", transport, key, Map.of()).uri());
-        Api b = new Api(start("b", transport, key, Map.of()).uri());
-        Api c = new Api(start("c", transport, key, Map.of()).uri());
+        Api a = new Api(start("a", transport, key).uri());
+        Api b = new Api(start("b", transport, key).uri());
+        Api c = new Api(start("c", transport, key).uri());
         for (Api replica : List.of(a, b, c)) {
             await().atMost(Duration.ofSeconds(20))
                     .until(() -> replica.get("/health")
@@ -109,7 +107,7 @@ abstract class ServerClusterContract {
                 .isNull();
 
         // A fourth replica, with a key of its own: too many replicas, and keys that do not match.
-        Api d = new Api(start("d", transport, TestClients.newKeyPem(), Map.of()).uri());
+        Api d = new Api(start("d", transport, TestClients.newKeyPem()).uri());
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
             Api.Response response = a.get("/api/resources/docs/d-1", reader);
             assertThat(response.header(HttpApiHeaders.WARNING)).contains("4 replicas are live");

@@ -2,18 +2,15 @@ package dev.chorus.server;
 
 import static org.awaitility.Awaitility.await;
 
-import java.io.BufferedReader;
+import dev.chorus.testkit.ProcessOutput;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.URI;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -76,20 +73,7 @@ final class ServerProcess implements AutoCloseable {
         builder.environment().put("CHORUS_DRAIN_DELAY", "100ms");
         builder.environment().putAll(env);
         Process process = builder.start();
-        List<String> output = new CopyOnWriteArrayList<>();
-        // A platform thread: a pipe read can park a virtual thread's carrier for the life of the process.
-        Thread.ofPlatform().daemon().name("server-" + name + "-output").start(() -> {
-            try (BufferedReader lines =
-                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = lines.readLine()) != null) {
-                    output.add(line);
-                    LOG.info("[{}] {}", name, line);
-                }
-            } catch (IOException e) {
-                LOG.debug("Output of {} ended: {}", name, e.toString());
-            }
-        });
+        List<String> output = ProcessOutput.follow(process, name);
         try {
             await().atMost(START_TIMEOUT)
                     .pollInterval(Duration.ofMillis(50))

@@ -2,9 +2,12 @@ package dev.chorus.server;
 
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.SigningKey;
+import dev.chorus.testkit.TestPostgres;
 import java.security.KeyPairGenerator;
 import java.security.NoSuchAlgorithmException;
+import java.util.HashMap;
 import java.util.Map;
+import java.util.UUID;
 
 /** The clients and keys the server tests configure: two tenants, a writer, a reader and an admin. */
 final class TestClients {
@@ -42,6 +45,24 @@ final class TestClients {
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * The environment of replicas that share PostgreSQL storage, on a channel and storage schema of their own
+     * (named from {@code prefix}), with the test clients and a fresh key; {@code backplane} null keeps the
+     * in-process default. Mutable, for tests to add to.
+     */
+    static Map<String, String> sharedStorage(String prefix, String backplane) {
+        String unique =
+                prefix + "_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        Map<String, String> env = new HashMap<>(env(newKeyPem()));
+        env.put("DATABASE_URL", TestPostgres.server().jdbcUrl());
+        env.put("CHORUS_CHANNEL", unique);
+        env.put("CHORUS_STORAGE_SCHEMA", unique);
+        if (backplane != null) {
+            env.put("CHORUS_BACKPLANE", backplane);
+        }
+        return env;
     }
 
     /** The environment of a replica with the test clients and {@code keyPem}. */

@@ -13,10 +13,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * A replica in its own JVM, on this JVM's class path, for tests that need a real process to kill. The child's
@@ -32,8 +29,6 @@ public final class ChildJvm implements AutoCloseable {
     public static final String CLOSED = "CLOSED";
     /** How long a child JVM may take to start and join. */
     public static final Duration START_TIMEOUT = Duration.ofSeconds(60);
-
-    private static final Logger LOG = LoggerFactory.getLogger(ChildJvm.class);
 
     private final Process process;
     private final UUID id;
@@ -52,19 +47,7 @@ public final class ChildJvm implements AutoCloseable {
                 new ArrayList<>(List.of(java.toString(), "-cp", System.getProperty("java.class.path"), main.getName()));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
-        List<String> output = new CopyOnWriteArrayList<>();
-        Thread.ofVirtual().name("child-" + name + "-output").start(() -> {
-            try (BufferedReader lines =
-                    new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8))) {
-                String line;
-                while ((line = lines.readLine()) != null) {
-                    output.add(line);
-                    LOG.info("[{}] {}", name, line);
-                }
-            } catch (IOException e) {
-                LOG.debug("Output of child {} ended: {}", name, e.toString());
-            }
-        });
+        List<String> output = ProcessOutput.follow(process, "child-" + name);
         try {
             await().atMost(START_TIMEOUT)
                     .pollInterval(Duration.ofMillis(20))
