@@ -40,7 +40,9 @@ public final class Bench {
             new PostgresPingPongScenario(),
             new RedisThroughputScenario(),
             new CachePropagationScenario(),
-            new DispatchScenario());
+            new DispatchScenario(),
+            new FailoverScenario(),
+            new RollingRestartScenario());
 
     private Bench() {}
 
