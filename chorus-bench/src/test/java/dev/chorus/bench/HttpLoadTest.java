@@ -9,6 +9,7 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -32,7 +33,7 @@ class HttpLoadTest {
 
     @BeforeEach
     void startServer() throws IOException {
-        server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        server = new ServerSocket(0, 50, InetAddress.getByName("127.0.0.1"));
         Thread.ofVirtual().start(() -> {
             while (!server.isClosed()) {
                 try {
@@ -77,7 +78,7 @@ class HttpLoadTest {
     }
 
     private RawHttpConnection connect() throws IOException {
-        InetSocketAddress address = new InetSocketAddress(InetAddress.getLoopbackAddress(), server.getLocalPort());
+        InetSocketAddress address = new InetSocketAddress("127.0.0.1", server.getLocalPort());
         Map<String, String> headers = new LinkedHashMap<>();
         headers.put("Authorization", "Bearer t");
         return RawHttpConnection.open(address, RawHttpConnection.get(address, "/x", headers));
@@ -115,6 +116,22 @@ class HttpLoadTest {
         assertThat(result.errors()).isPositive();
         assertThat(result.firstError()).startsWith("HTTP ");
         assertThat(result.opened()).isGreaterThan(2);
+    }
+
+    @Test
+    void jdkHttpConnection_reusesOneConnectionPerClient() throws Exception {
+        responses = List.of("HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc");
+        URI uri = URI.create("http://127.0.0.1:" + server.getLocalPort() + "/x");
+
+        for (int client = 0; client < 3; client++) {
+            try (JdkHttpConnection connection = JdkHttpConnection.open(uri, Map.of())) {
+                for (int i = 0; i < 20; i++) {
+                    assertThat(connection.exchange()).isEqualTo(new HttpLoad.Response(200, 3, true));
+                }
+            }
+        }
+
+        assertThat(accepted).hasSize(3);
     }
 
     @Test
