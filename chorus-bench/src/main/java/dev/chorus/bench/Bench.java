@@ -40,7 +40,8 @@ public final class Bench {
             new PostgresPingPongScenario(),
             new RedisThroughputScenario(),
             new CachePropagationScenario(),
-            new DispatchScenario());
+            new DispatchScenario(),
+            new HttpReadsScenario());
 
     private Bench() {}
 
