@@ -41,6 +41,7 @@ public final class Bench {
             new RedisThroughputScenario(),
             new CachePropagationScenario(),
             new DispatchScenario(),
+            new HttpReadsScenario(),
             new FailoverScenario(),
             new RollingRestartScenario());
 

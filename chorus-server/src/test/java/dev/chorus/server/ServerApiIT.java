@@ -270,6 +270,7 @@ class ServerApiIT {
         String metrics = api.get("/metrics").body();
         assertThat(metrics)
                 .contains("http_server_requests_seconds_count")
+                .contains("route=\"/api/resources/{type}/{id}\"")
                 .contains("chorus_backplane_published")
                 .contains("chorus_events_published")
                 .contains("jvm_memory_used_bytes");

@@ -598,7 +598,8 @@ public final class HttpApi {
         }
         String route;
         try {
-            route = ctx.endpoint().path;
+            // The after-handler's own endpoint is the wildcard; the route is the last HTTP endpoint matched.
+            route = ctx.endpoints().lastHttpEndpoint().path;
         } catch (RuntimeException e) {
             route = "unmatched";
         }
