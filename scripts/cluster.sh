@@ -22,7 +22,7 @@ cluster_start_replica() { # index
   port=$((BASE_PORT + i))
   (
     export PORT=$port CHORUS_HTTP_HOST=127.0.0.1 CHORUS_REPLICA_NAME="replica-$i" CHORUS_BACKPLANE="$BACKPLANE"
-    export DATABASE_URL="$DB_URL" CHORUS_CHANNEL="$CHANNEL" CHORUS_DRAIN_DELAY="$DRAIN_DELAY"
+    export DATABASE_URL="$DB_URL" CHORUS_CHANNEL="$CHANNEL" CHORUS_STORAGE_SCHEMA="$SCHEMA" CHORUS_DRAIN_DELAY="$DRAIN_DELAY"
     export CHORUS_CLIENTS_FILE="$dir/clients.json" CHORUS_MAX_INSTANCES="${CHORUS_MAX_INSTANCES:-$REPLICAS}"
     [[ -f "$dir/key.pem" ]] && export CHORUS_JWT_PRIVATE_KEY_FILE="$dir/key.pem"
     [[ "$BACKPLANE" == redis ]] && export REDIS_URL="$REDIS"
@@ -133,6 +133,7 @@ BASE_PORT=$port
 DB_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 REDIS=${REDIS_URL:-redis://127.0.0.1:6379}
 CHANNEL=${CHORUS_CHANNEL:-chorus_local}
+SCHEMA=${CHORUS_STORAGE_SCHEMA:-chorus_local}
 DRAIN_DELAY=${CHORUS_DRAIN_DELAY:-2s}
 ENV
   local i
