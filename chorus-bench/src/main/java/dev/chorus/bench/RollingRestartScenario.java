@@ -82,13 +82,16 @@ final class RollingRestartScenario implements Scenario {
         try {
             state = Files.createTempDirectory("chorus-bench-cluster");
             int port = freePortRange(4);
+            String unique = "rr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
             Map<String, String> env = Map.of(
                     "CHORUS_CLUSTER_DIR",
                     state.toString(),
                     "DATABASE_URL",
                     BenchPostgres.configuredUrl(),
                     "CHORUS_CHANNEL",
-                    "rr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10),
+                    unique,
+                    "CHORUS_STORAGE_SCHEMA",
+                    unique,
                     "CHORUS_DRAIN_DELAY",
                     "2s");
             run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", Integer.toString(port));

@@ -54,6 +54,8 @@ class ClusterLauncherIT {
                 TestPostgres.server().jdbcUrl(),
                 "CHORUS_CHANNEL",
                 unique,
+                "CHORUS_STORAGE_SCHEMA",
+                unique,
                 "CHORUS_DRAIN_DELAY",
                 "2s");
         try {
