@@ -1,13 +1,18 @@
 package dev.chorus.jgroups;
 
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Consumer;
 import org.jgroups.Address;
+import org.jgroups.EmptyMessage;
 import org.jgroups.Event;
 import org.jgroups.Message;
+import org.jgroups.PhysicalAddress;
 import org.jgroups.conf.ClassConfigurator;
+import org.jgroups.protocols.Discovery;
+import org.jgroups.protocols.PingData;
 import org.jgroups.stack.Protocol;
 import org.jgroups.util.MessageBatch;
 import org.jspecify.annotations.Nullable;
@@ -27,6 +32,7 @@ public final class ChorusGuard extends Protocol {
     /** The protocol id registered with JGroups' class configurator (user ids start at 512). */
     static final short ID = 3117;
 
+    private static final long TELL_INTERVAL_NANOS = 5_000_000_000L;
     private static final Logger LOG = LoggerFactory.getLogger(ChorusGuard.class);
 
     static {
@@ -40,7 +46,7 @@ public final class ChorusGuard extends Protocol {
     private final long secretTag;
     private final Consumer<String> refusals;
     private final Set<String> logged = ConcurrentHashMap.newKeySet();
-    private final Map<Address, Boolean> accepted = new ConcurrentHashMap<>();
+    private final Map<Address, Long> lastTold = new ConcurrentHashMap<>();
 
     /** For JGroups' reflection; never used by Chorus. */
     public ChorusGuard() {
@@ -99,11 +105,9 @@ public final class ChorusGuard extends Protocol {
                                     + " replica"
                             : "it has a different CHORUS_CLUSTER_SECRET; set the same secret on every replica";
         } else {
-            if (from != null && accepted.putIfAbsent(from, Boolean.TRUE) == null) {
-                LOG.debug("Chorus guard accepted {}", from);
-            }
             return null;
         }
+        tellRefused(msg, from);
         String key = from + ":" + refusal;
         if (logged.add(key)) {
             String line = "Refused JGroups peer " + from + " at " + physicalOf(from) + ": " + refusal
@@ -114,6 +118,34 @@ public final class ChorusGuard extends Protocol {
             LOG.debug("Dropped another message from refused peer {}", from);
         }
         return refusal;
+    }
+
+    /*
+     * A refused joiner's discovery requests are dropped here, so nothing of ours would ever reach it and it
+     * could not say why it is alone. Its discovery request carries its physical address: answer it with an
+     * empty message bearing our tag, so its own guard refuses us and logs the reason from its side. At most
+     * once per peer every few seconds.
+     */
+    private void tellRefused(Message msg, @Nullable Address from) {
+        if (from == null || !msg.hasArray() || msg.getLength() < Integer.BYTES) {
+            return;
+        }
+        long now = System.nanoTime();
+        Long last = lastTold.get(from);
+        if (last != null && now - last < TELL_INTERVAL_NANOS) {
+            return;
+        }
+        try {
+            List<PingData> data = Discovery.deserialize(msg.getArray(), msg.getOffset(), msg.getLength());
+            if (data == null || data.isEmpty() || data.get(0).getPhysicalAddr() == null) {
+                return;
+            }
+            lastTold.put(from, now);
+            PhysicalAddress physical = data.get(0).getPhysicalAddr();
+            down(new EmptyMessage(physical).setFlag(Message.Flag.OOB, Message.Flag.DONT_BUNDLE));
+        } catch (Exception notDiscovery) {
+            LOG.trace("Message from refused peer {} is not a discovery request", from);
+        }
     }
 
     private String physicalOf(@Nullable Address from) {

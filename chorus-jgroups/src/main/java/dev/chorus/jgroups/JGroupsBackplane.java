@@ -10,6 +10,7 @@ import dev.chorus.Secret;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import java.net.InetAddress;
@@ -20,14 +21,12 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
@@ -73,12 +72,12 @@ import org.slf4j.LoggerFactory;
  *  stack (bottom first): transport (TCP, or UDP for MULTICAST) - [DISCARD, tests only] - ChorusGuard (version
  *    and secret tag, refusals logged on both sides) - discovery (TCPPING / DNS_PING / PING) - [SYM_ENCRYPT +
  *    SERIALIZE with a secret] - MERGE3 - FD_SOCK2 - FD_ALL3 - VERIFY_SUSPECT2 - BARRIER - NAKACK2 - UNICAST3 -
- *    STABLE - SuspicionWatch - GMS - MFC - UFC - FRAG2.
+ *    STABLE - GMS - MFC - UFC - FRAG2.
  *  publish: AbstractBackplane stamps under its lock and hands bytes to transmit(), which only enqueues; the
  *    virtual thread chorus-jgroups-sender sends them in order (JGroups' flow control may block it, never a
  *    publisher).
- *  health: driven by views. Alone although CLUSTER_INITIAL_HOSTS lists peers -> DEGRADED. A member excluded
- *    after a suspicion -> DEGRADED until the partition merges back (MergeView) or the view stayed stable for
+ *  health: driven by views. Alone although CLUSTER_INITIAL_HOSTS lists peers -> DEGRADED. A member gone from
+ *    the view without a goodbye (JGroups only tells the coordinator it was suspected) -> DEGRADED until the partition merges back (MergeView) or the view stayed stable for
  *    the suspicion grace. A merge is always a reconnect: both sides' subscribers get Missed(RECONNECTED).
  */
 
@@ -106,7 +105,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
 
     private static final Logger LOG = LoggerFactory.getLogger(JGroupsBackplane.class);
 
-    private record Outgoing(byte[] bytes, @Nullable CompletableFuture<Void> sent) {}
+    private record Outgoing(byte[] bytes, @Nullable CompletableFuture<Void> sent, boolean control) {}
 
     private final Builder config;
     private final JChannel channel;
@@ -115,7 +114,6 @@ public final class JGroupsBackplane extends AbstractBackplane {
     private final CountDownLatch connected = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final FailureLog sendFailures = new FailureLog(LOG);
-    private final Set<Address> suspected = ConcurrentHashMap.newKeySet();
     private final AtomicLong suspicionEpoch = new AtomicLong();
     private final Object viewLock = new Object();
     private final JGroupsMembership membership;
@@ -155,7 +153,12 @@ public final class JGroupsBackplane extends AbstractBackplane {
         channel.setReceiver(new Receiver() {
             @Override
             public void receive(Message msg) {
-                if (msg.hasArray()) {
+                if (!msg.hasArray()) {
+                    return;
+                }
+                if (isClosed()) {
+                    whileClosing(msg.getArray(), msg.getOffset(), msg.getLength());
+                } else {
                     received(msg.getArray(), msg.getOffset(), msg.getLength());
                 }
             }
@@ -173,6 +176,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
                     b.cluster,
                     b.port);
         }
+        LOG.info("JGroups has no shared store, so this backplane provides no leases: session ownership needs"
+                + " leases from PostgreSQL (DATABASE_URL) or Redis (REDIS_URL) alongside it (docs/jgroups.md)");
         LOG.info(
                 "JGroups backplane starting for replica {} on channel '{}': {} discovery, {} transport, bind {}:{}{}",
                 b.replica,
@@ -237,6 +242,9 @@ public final class JGroupsBackplane extends AbstractBackplane {
         if (b.discovery == Discovery.MULTICAST) {
             UDP udp = new UDP();
             udp.setMulticastPort(b.multicastPort);
+            if (b.multicastAddress != null) {
+                udp.setMulticastAddress(b.multicastAddress);
+            }
             transport = udp;
         } else {
             transport = new TCP();
@@ -256,7 +264,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
             stack.add(new SERIALIZE());
         }
         stack.add(new MERGE3().setMinInterval(b.mergeMin.toMillis()).setMaxInterval(b.mergeMax.toMillis()));
-        stack.add(new FD_SOCK2());
+        stack.add(new FD_SOCK2().setBindAddress(b.bindAddress));
         long timeout = b.failureTimeout.toMillis();
         stack.add(new FD_ALL3().setTimeout(timeout).setInterval(Math.max(100, timeout / 4)));
         stack.add(new VERIFY_SUSPECT2().setTimeout(Math.max(200, timeout / 4)));
@@ -264,7 +272,6 @@ public final class JGroupsBackplane extends AbstractBackplane {
         stack.add(new NAKACK2().useMcastXmit(false));
         stack.add(new UNICAST3());
         stack.add(new STABLE());
-        stack.add(new SuspicionWatch(this::noteSuspected));
         stack.add(new GMS().setJoinTimeout(b.joinTimeout.toMillis()).printLocalAddress(false));
         stack.add(new MFC());
         stack.add(new UFC());
@@ -363,13 +370,13 @@ public final class JGroupsBackplane extends AbstractBackplane {
             view = newView;
             Set<Address> removed = new HashSet<>(old == null ? List.of() : old.getMembers());
             removed.removeAll(newView.getMembers());
+            // JGroups tells only the coordinator about suspicions; every member knows who said goodbye.
             Set<Address> excluded = new HashSet<>();
             for (Address a : removed) {
-                if (suspected.remove(a)) {
+                if (!membership.saidGoodbye(a)) {
                     excluded.add(a);
                 }
             }
-            suspected.retainAll(newView.getMembers());
             LOG.debug("JGroups view on '{}': {}", config.cluster, newView);
             if (newView instanceof MergeView merge) {
                 suspicionReason = null;
@@ -382,8 +389,9 @@ public final class JGroupsBackplane extends AbstractBackplane {
                 }
                 evaluate(how);
             } else if (!excluded.isEmpty()) {
-                String reason = "member(s) " + excluded + " were suspected (crash, hang or network partition) and"
-                        + " excluded from the view; messages between the parts may be lost until they merge back";
+                String reason = "member(s) " + excluded + " left the view without saying goodbye: suspected of a"
+                        + " crash, hang or network partition; messages between the parts may be lost until they"
+                        + " merge back";
                 suspicionReason = reason;
                 long epoch = suspicionEpoch.incrementAndGet();
                 connectionLost(reason, null);
@@ -437,11 +445,6 @@ public final class JGroupsBackplane extends AbstractBackplane {
         connectionRestored(how);
     }
 
-    void noteSuspected(Collection<Address> who) {
-        suspected.addAll(who);
-        LOG.debug("JGroups failure detection suspects {}", who);
-    }
-
     void noteRefusal(String line) {
         lastRefusal = line;
     }
@@ -468,7 +471,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
     @Override
     protected CompletableFuture<Void> transmit(Envelope envelope, byte[] bytes) {
         CompletableFuture<Void> sent = new CompletableFuture<>();
-        if (!queue.offer(new Outgoing(bytes, sent))) {
+        if (!queue.offer(new Outgoing(bytes, sent, false))) {
             sent.completeExceptionally(new PublishFailedException(
                     "The JGroups send queue is full (" + queue.size() + " envelopes waiting): the other members"
                             + " receive slower than this replica publishes. The message reached this replica's"
@@ -480,11 +483,9 @@ public final class JGroupsBackplane extends AbstractBackplane {
 
     /** Sends a control envelope (membership hello or goodbye) in order with published messages. */
     void sendControl(byte[] payload) {
-        if (isClosed()) {
-            return;
-        }
+        // No isClosed() check: the goodbye and its acknowledgements travel while the backplane closes.
         byte[] bytes = encodeTransportEnvelope(Envelope.Kind.CONTROL, MEMBER_TOPIC, payload);
-        if (!queue.offer(new Outgoing(bytes, null))) {
+        if (!queue.offer(new Outgoing(bytes, null, true))) {
             LOG.debug("JGroups send queue full; membership announcement dropped (it is repeated on the next view)");
         }
     }
@@ -493,6 +494,16 @@ public final class JGroupsBackplane extends AbstractBackplane {
     protected void onControl(Envelope envelope) {
         if (MEMBER_TOPIC.equals(envelope.topic())) {
             membership.onAnnouncement(envelope.origin(), envelope.payload());
+        }
+    }
+
+    /** While closing, the base class drops what arrives; the acknowledgements of our goodbye still count. */
+    private void whileClosing(byte[] bytes, int offset, int length) {
+        if (codec().decode(bytes, offset, length) instanceof DecodeResult.Decoded decoded
+                && decoded.envelope().kind() == Envelope.Kind.CONTROL
+                && MEMBER_TOPIC.equals(decoded.envelope().topic())) {
+            membership.onAnnouncement(
+                    decoded.envelope().origin(), decoded.envelope().payload());
         }
     }
 
@@ -523,7 +534,12 @@ public final class JGroupsBackplane extends AbstractBackplane {
                 continue;
             }
             try {
-                channel.send(new BytesMessage(null, next.bytes()).setFlag(Message.TransientFlag.DONT_LOOPBACK));
+                Message msg = new BytesMessage(null, next.bytes()).setFlag(Message.TransientFlag.DONT_LOOPBACK);
+                if (next.control()) {
+                    // Not bundled: a goodbye must be on the wire before the leave request that follows it.
+                    msg.setFlag(Message.Flag.DONT_BUNDLE);
+                }
+                channel.send(msg);
                 complete(next, null);
                 sendFailures.recovered("JGroups sender on '" + config.cluster + "' sends again");
             } catch (Exception e) {
@@ -567,7 +583,15 @@ public final class JGroupsBackplane extends AbstractBackplane {
 
     @Override
     protected void doClose() {
-        membership.leave();
+        try {
+            membership.leave().get(2, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.TimeoutException e) {
+            LOG.debug("Not every member acknowledged the goodbye within 2 s; closing anyway");
+        } catch (java.util.concurrent.ExecutionException e) {
+            LOG.debug("Goodbye failed; closing anyway", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         stopped.countDown();
         try {
             // Let queued envelopes (the goodbye among them) go out before the channel does.
@@ -591,6 +615,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
         private int port = ChorusConfig.DEFAULT_CLUSTER_PORT;
         private int portRange = 0;
         private int multicastPort = 45588;
+        private @Nullable InetAddress multicastAddress;
         private @Nullable Secret secret;
         private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
         private Clock clock = Clock.systemUTC();
@@ -655,6 +680,12 @@ public final class JGroupsBackplane extends AbstractBackplane {
         /** The UDP multicast port for MULTICAST discovery; JGroups' 45588 by default. */
         public Builder multicastPort(int port) {
             this.multicastPort = port;
+            return this;
+        }
+
+        /** The UDP multicast group for MULTICAST discovery; JGroups' 228.8.8.8 by default. */
+        public Builder multicastAddress(InetAddress group) {
+            this.multicastAddress = Objects.requireNonNull(group, "group");
             return this;
         }
 

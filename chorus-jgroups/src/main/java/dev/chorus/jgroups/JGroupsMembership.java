@@ -38,7 +38,7 @@ import org.slf4j.LoggerFactory;
  * newcomer learns everyone within one round of messages.
  *
  * Leaving: close() announces BYE (others see LEFT at once); a member that drops out of the view without a
- * BYE is LEFT if JGroups saw it leave cleanly, EXPIRED if failure detection suspected it first.
+ * BYE is EXPIRED: JGroups tells only the coordinator about suspicions, so a missing goodbye is the signal.
  * lastHeartbeat is the last time the member was confirmed in a view or announced itself: JGroups' own
  * heartbeats (FD_ALL3) are not visible here, and a member stays listed exactly as long as the view holds it.
  */
@@ -49,6 +49,11 @@ public final class JGroupsMembership implements Membership {
     private static final Logger LOG = LoggerFactory.getLogger(JGroupsMembership.class);
     private static final byte HELLO = 1;
     private static final byte BYE = 2;
+    private static final byte BYE_ACK = 3;
+    /** A HELLO that asks everyone to announce themselves again: sent when a view member stays unannounced. */
+    private static final byte HELLO_ASK = 4;
+
+    private static final long REPAIR_INTERVAL_MILLIS = 500;
 
     private record Known(Member member, boolean announced) {}
 
@@ -61,6 +66,10 @@ public final class JGroupsMembership implements Membership {
     private final Map<UUID, Member> announced = new LinkedHashMap<>();
     private final Set<UUID> inView = new HashSet<>();
     private final Map<UUID, Member> listed = new LinkedHashMap<>();
+    private final Set<UUID> departed = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final Set<UUID> awaitingAck = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private final java.util.concurrent.CompletableFuture<Void> acked = new java.util.concurrent.CompletableFuture<>();
+    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
     private volatile boolean left;
     private volatile boolean closed;
 
@@ -72,6 +81,33 @@ public final class JGroupsMembership implements Membership {
             Map<String, String> attributes) {
         this.backplane = backplane;
         this.self = new Member(replica, version, started, started, attributes);
+        Thread.ofVirtual().name("chorus-jgroups-announcer").start(this::repairLoop);
+    }
+
+    /*
+     * An announcement sent while the receiver has not yet installed the view that contains the sender (around
+     * a merge, typically) is dropped by JGroups as coming from a non-member. Members in the view but still
+     * unannounced after a moment are asked to announce themselves again.
+     */
+    private void repairLoop() {
+        try {
+            while (!stopped.await(REPAIR_INTERVAL_MILLIS, java.util.concurrent.TimeUnit.MILLISECONDS)) {
+                boolean missing;
+                synchronized (lock) {
+                    missing = !left
+                            && inView.stream()
+                                    .anyMatch(id -> !announced.containsKey(id)
+                                            && !listed.containsKey(id)
+                                            && !departed.contains(id));
+                }
+                if (missing) {
+                    LOG.debug("Members in the view have not announced themselves; asking them again");
+                    backplane.sendControl(encode(HELLO_ASK));
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     @Override
@@ -119,19 +155,37 @@ public final class JGroupsMembership implements Membership {
         leave();
     }
 
-    void leave() {
-        if (left) {
-            return;
+    /**
+     * Announces BYE; the future completes once every member in the view acknowledged it, so that when the
+     * channel disconnects next, nobody mistakes the clean leave for a crash.
+     */
+    java.util.concurrent.CompletableFuture<Void> leave() {
+        synchronized (lock) {
+            if (left) {
+                return acked;
+            }
+            left = true;
+            awaitingAck.addAll(inView);
+            if (awaitingAck.isEmpty()) {
+                acked.complete(null);
+            }
         }
-        left = true;
         backplane.sendControl(encode(BYE));
+        return acked;
     }
 
     void closed() {
         closed = true;
+        stopped.countDown();
     }
 
     // ---- from the backplane ----
+
+    /** Whether {@code address} announced a clean leave (BYE). */
+    boolean saidGoodbye(Address address) {
+        UUID id = uuidOf(address);
+        return id != null && departed.contains(id);
+    }
 
     void onView(View view, Set<Address> removed, Set<Address> excluded) {
         Instant now = clock.instant();
@@ -154,9 +208,12 @@ public final class JGroupsMembership implements Membership {
                 }
                 inView.remove(id);
                 announced.remove(id);
+                if (awaitingAck.remove(id) && awaitingAck.isEmpty()) {
+                    acked.complete(null);
+                }
                 Member gone = listed.remove(id);
                 if (gone != null) {
-                    LeaveReason reason = excluded.contains(a) ? LeaveReason.EXPIRED : LeaveReason.LEFT;
+                    LeaveReason reason = departed.contains(id) ? LeaveReason.LEFT : LeaveReason.EXPIRED;
                     notify(l -> l.onLeft(gone, reason));
                 }
             }
@@ -169,6 +226,7 @@ public final class JGroupsMembership implements Membership {
                 }
                 promote(id);
             }
+            departed.retainAll(members);
         }
         if (gained && !left) {
             backplane.sendControl(encode(HELLO));
@@ -178,6 +236,13 @@ public final class JGroupsMembership implements Membership {
     void onAnnouncement(ReplicaId origin, byte[] payload) {
         try (DataInputStream in = new DataInputStream(new ByteArrayInputStream(payload))) {
             byte type = in.readByte();
+            if (type == BYE_ACK) {
+                UUID target = new UUID(in.readLong(), in.readLong());
+                if (target.equals(self.id().uuid()) && awaitingAck.remove(origin.uuid()) && awaitingAck.isEmpty()) {
+                    acked.complete(null);
+                }
+                return;
+            }
             String version = in.readUTF();
             Instant started = Instant.ofEpochMilli(in.readLong());
             int count = in.readUnsignedShort();
@@ -186,8 +251,11 @@ public final class JGroupsMembership implements Membership {
                 attributes.put(in.readUTF(), in.readUTF());
             }
             UUID id = origin.uuid();
+            LOG.debug("Announcement {} from {}", type, origin);
             synchronized (lock) {
                 if (type == BYE) {
+                    backplane.sendControl(ack(id));
+                    departed.add(id);
                     announced.remove(id);
                     Member gone = listed.remove(id);
                     if (gone != null) {
@@ -197,6 +265,9 @@ public final class JGroupsMembership implements Membership {
                 }
                 announced.put(id, new Member(origin, version, started, clock.instant(), attributes));
                 promote(id);
+                if (type == HELLO_ASK && !left) {
+                    backplane.sendControl(encode(HELLO));
+                }
             }
         } catch (IOException | RuntimeException e) {
             LOG.warn("Dropped a malformed membership announcement from {}: {}", origin, e.toString());
@@ -222,6 +293,18 @@ public final class JGroupsMembership implements Membership {
             return new UUID(u.getMostSignificantBits(), u.getLeastSignificantBits());
         }
         return null;
+    }
+
+    private static byte[] ack(UUID leaver) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (DataOutputStream out = new DataOutputStream(bytes)) {
+            out.writeByte(BYE_ACK);
+            out.writeLong(leaver.getMostSignificantBits());
+            out.writeLong(leaver.getLeastSignificantBits());
+        } catch (IOException e) {
+            throw new IllegalStateException("writing to memory cannot fail", e);
+        }
+        return bytes.toByteArray();
     }
 
     private byte[] encode(byte type) {

@@ -127,6 +127,35 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
                 ((JGroupsBackplane) backplane).discard().discardAll(true);
             }
 
+            /*
+             * A TCP connection reset is invisible on a mesh: JGroups reconnects and NAKACK2/UNICAST3 retransmit,
+             * so nothing is lost and nothing needs repair. What does lose messages is being excluded from the
+             * view, so a "kill" cuts the member off until the others have excluded it, then lets it merge back.
+             */
+            @Override
+            public void kill(Backplane backplane) {
+                JGroupsBackplane member = (JGroupsBackplane) backplane;
+                int size = member.view() == null ? 1 : member.view().size();
+                member.discard().discardAll(true);
+                org.awaitility.Awaitility.await()
+                        .atMost(Duration.ofSeconds(20))
+                        .pollInterval(Duration.ofMillis(20))
+                        .until(() -> member.view() != null && member.view().size() == 1);
+                member.discard().discardAll(false);
+                // Back like a reconnected client: merged into the full view, HEALTHY, subscribers told.
+                org.awaitility.Awaitility.await()
+                        .atMost(Duration.ofSeconds(20))
+                        .pollInterval(Duration.ofMillis(20))
+                        .until(() ->
+                                member.view().size() == size && member.health().isHealthy());
+            }
+
+            @Override
+            public void freeze(Backplane backplane) {
+                // DISCARD keeps the TCP connections open and drops what flows on them: a hung path.
+                disconnect(backplane);
+            }
+
             @Override
             public void heal(Backplane backplane) {
                 ((JGroupsBackplane) backplane).discard().discardAll(false);
