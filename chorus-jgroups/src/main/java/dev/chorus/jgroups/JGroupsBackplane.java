@@ -102,6 +102,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
     public static final int DEFAULT_SEND_QUEUE_CAPACITY = 100_000;
 
     static final String MEMBER_TOPIC = "_chorus.member";
+    private static final int SEND_BATCH = 1024;
 
     private static final Logger LOG = LoggerFactory.getLogger(JGroupsBackplane.class);
 
@@ -519,35 +520,47 @@ public final class JGroupsBackplane extends AbstractBackplane {
             Thread.currentThread().interrupt();
             return;
         }
+        String recovered = "JGroups sender on '" + config.cluster + "' sends again";
+        List<Outgoing> batch = new ArrayList<>(SEND_BATCH);
         while (true) {
-            Outgoing next;
+            Outgoing first;
             try {
-                next = queue.poll(200, TimeUnit.MILLISECONDS);
+                first = queue.poll(200, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
             }
-            if (next == null) {
+            if (first == null) {
                 if (stopped.getCount() == 0) {
                     break;
                 }
                 continue;
             }
-            try {
-                Message msg = new BytesMessage(null, next.bytes()).setFlag(Message.TransientFlag.DONT_LOOPBACK);
-                if (next.control()) {
-                    // Not bundled: a goodbye must be on the wire before the leave request that follows it.
-                    msg.setFlag(Message.Flag.DONT_BUNDLE);
-                }
-                channel.send(msg);
-                complete(next, null);
-                sendFailures.recovered("JGroups sender on '" + config.cluster + "' sends again");
-            } catch (Exception e) {
-                complete(next, e);
-                sendFailures.failure("JGroups sender on '" + config.cluster + "' could not send", e);
+            // Take what is queued in one go: one wake-up per batch, not per envelope.
+            batch.add(first);
+            queue.drainTo(batch, SEND_BATCH - 1);
+            for (Outgoing next : batch) {
+                send(next, recovered);
             }
+            batch.clear();
         }
         failRemaining(new PublishFailedException("the JGroups backplane closed", null));
+    }
+
+    private void send(Outgoing next, String recovered) {
+        try {
+            Message msg = new BytesMessage(null, next.bytes()).setFlag(Message.TransientFlag.DONT_LOOPBACK);
+            if (next.control()) {
+                // Not bundled: a goodbye must be on the wire before the leave request that follows it.
+                msg.setFlag(Message.Flag.DONT_BUNDLE);
+            }
+            channel.send(msg);
+            complete(next, null);
+            sendFailures.recovered(recovered);
+        } catch (Exception e) {
+            complete(next, e);
+            sendFailures.failure("JGroups sender on '" + config.cluster + "' could not send", e);
+        }
     }
 
     private void failRemaining(Exception e) {
