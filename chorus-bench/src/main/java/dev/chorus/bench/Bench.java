@@ -39,6 +39,7 @@ public final class Bench {
             new PostgresWriteCostScenario(),
             new PostgresPingPongScenario(),
             new RedisThroughputScenario(),
+            new JGroupsThroughputScenario(),
             new CachePropagationScenario(),
             new DispatchScenario(),
             new HttpReadsScenario(),
