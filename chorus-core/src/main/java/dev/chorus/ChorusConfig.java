@@ -62,6 +62,9 @@ public final class ChorusConfig {
     public static final String DNS_QUERY = "CLUSTER_DNS_QUERY";
     public static final String INITIAL_HOSTS = "CLUSTER_INITIAL_HOSTS";
     public static final String CLUSTER_PORT = "CLUSTER_PORT";
+    /** {@code CLUSTER_BIND_ADDRESS}: the local address the mesh binds (default: the transport picks one). */
+    public static final String BIND_ADDRESS = "CLUSTER_BIND_ADDRESS";
+
     public static final String CLUSTER_SECRET = "CHORUS_CLUSTER_SECRET";
     public static final String MAX_INSTANCES = "CHORUS_MAX_INSTANCES";
     public static final String DRAIN_DELAY = "CHORUS_DRAIN_DELAY";
@@ -93,6 +96,7 @@ public final class ChorusConfig {
     private final String channel;
     private final Discovery discovery;
     private final @Nullable String dnsQuery;
+    private final @Nullable String bindAddress;
     private final List<HostPort> initialHosts;
     private final int clusterPort;
     private final @Nullable Secret clusterSecret;
@@ -109,6 +113,7 @@ public final class ChorusConfig {
         this.channel = r.channel;
         this.discovery = r.discovery;
         this.dnsQuery = r.dnsQuery;
+        this.bindAddress = r.bindAddress;
         this.initialHosts = List.copyOf(r.initialHosts);
         this.clusterPort = r.clusterPort;
         this.clusterSecret = r.clusterSecret;
@@ -181,6 +186,11 @@ public final class ChorusConfig {
     }
 
     /** {@value #INITIAL_HOSTS}: every member's {@code host[port]} in TCP discovery mode. */
+    /** {@value #BIND_ADDRESS}: the address the mesh binds; empty: the transport picks one. */
+    public Optional<String> bindAddress() {
+        return Optional.ofNullable(bindAddress);
+    }
+
     public List<HostPort> initialHosts() {
         return initialHosts;
     }
@@ -268,6 +278,9 @@ public final class ChorusConfig {
         @Nullable
         String dnsQuery;
 
+        @Nullable
+        String bindAddress;
+
         List<HostPort> initialHosts = List.of();
         int clusterPort = DEFAULT_CLUSTER_PORT;
 
@@ -321,6 +334,7 @@ public final class ChorusConfig {
             }
             discovery = parseEnum(DISCOVERY, Discovery.class, Discovery.MULTICAST, "TCP");
             dnsQuery = get(DNS_QUERY);
+            bindAddress = get(BIND_ADDRESS);
             initialHosts = hosts();
             clusterPort = port();
             secret();

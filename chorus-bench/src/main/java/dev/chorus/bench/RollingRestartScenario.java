@@ -82,7 +82,8 @@ final class RollingRestartScenario implements Scenario {
         try {
             state = Files.createTempDirectory("chorus-bench-cluster");
             int port = freePortRange(4);
-            String unique = "rr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+            String unique =
+                    "rr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
             Map<String, String> env = Map.of(
                     "CHORUS_CLUSTER_DIR",
                     state.toString(),

@@ -5,6 +5,7 @@ import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ChorusConfig.HostPort;
 import dev.chorus.ChorusException;
 import dev.chorus.ChorusVersion;
+import dev.chorus.ConfigurationException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
 import dev.chorus.backplane.PublishFailedException;
@@ -202,8 +203,19 @@ public final class JGroupsBackplane extends AbstractBackplane {
      * limit; the cluster name is the channel. Binds to the first site-local address, or loopback.
      */
     public static JGroupsBackplane from(ChorusConfig config, ReplicaId replica) {
-        return builder(config.channel(), replica)
-                .discovery(config.discovery())
+        Builder builder = builder(config.channel(), replica);
+        if (config.bindAddress().isPresent()) {
+            String address = config.bindAddress().get();
+            try {
+                builder.bindAddress(InetAddress.getByName(address));
+            } catch (UnknownHostException e) {
+                throw new ConfigurationException(
+                        ChorusConfig.BIND_ADDRESS,
+                        ChorusConfig.BIND_ADDRESS + "='" + address + "' is not an address of this host (for example "
+                                + ChorusConfig.BIND_ADDRESS + "=10.0.0.5)");
+            }
+        }
+        return builder.discovery(config.discovery())
                 .initialHosts(config.initialHosts())
                 .dnsQuery(config.dnsQuery().orElse(null))
                 .port(config.clusterPort())

@@ -12,6 +12,7 @@ import dev.chorus.cache.ReplicatedCache;
 import dev.chorus.cluster.ClusterCalls;
 import dev.chorus.cluster.ClusterVerifier;
 import dev.chorus.events.EventHub;
+import dev.chorus.jgroups.JGroupsBackplane;
 import dev.chorus.leases.Leases;
 import dev.chorus.local.LocalCluster;
 import dev.chorus.membership.Membership;
@@ -178,12 +179,19 @@ public final class ChorusServer implements AutoCloseable {
                     closeables.push(leases);
                     membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
                 }
-                default ->
-                    throw new ConfigurationException(
-                            ChorusConfig.BACKPLANE,
-                            "CHORUS_BACKPLANE=" + chorus.backplane().name().toLowerCase(java.util.Locale.ROOT)
-                                    + " is not available in this build of the server yet; use inprocess, postgres"
-                                    + " or redis");
+                case JGROUPS -> {
+                    JGroupsBackplane mesh = JGroupsBackplane.from(chorus, replica);
+                    closeables.push(mesh);
+                    backplane = mesh;
+                    // The mesh has no shared store for fenced leases (docs/jgroups.md): they live in PostgreSQL,
+                    // like membership, which also sees replicas that could not join the mesh.
+                    leases = PostgresLeases.builder(requireNonNull(database), replica)
+                            .cluster(chorus.channel())
+                            .build();
+                    closeables.push(leases);
+                    membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
+                }
+                default -> throw new IllegalStateException("no wiring for backplane " + chorus.backplane());
             }
 
             ReplicatedCache<String, Resource> cache = ReplicatedCache.<String, Resource>builder(

@@ -32,8 +32,14 @@ abstract class ServerClusterContract {
         }
     }
 
+    /** What replica {@code name} (a, b, c or d) needs on top of the shared environment: its own port, say. */
+    protected Map<String, String> replicaEnv(String name) {
+        return Map.of();
+    }
+
     private ServerProcess start(String name, Map<String, String> transport, String keyPem) throws Exception {
         Map<String, String> env = new HashMap<>(transport);
+        env.putAll(replicaEnv(name));
         env.put("CHORUS_JWT_PRIVATE_KEY", keyPem);
         env.put("CHORUS_MAX_INSTANCES", "3");
         ServerProcess replica = ServerProcess.start(name, env);
