@@ -129,3 +129,9 @@ chorus_ensure_haproxy() {
   command -v haproxy >/dev/null 2>&1 && return 0
   chorus_apt_install haproxy
 }
+
+# dnsmasq, which the JGroups DNS discovery test starts on a loopback port of its own.
+chorus_ensure_dnsmasq() {
+  command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] && return 0
+  chorus_apt_install dnsmasq-base
+}
