@@ -14,6 +14,19 @@ cluster_wait_ready() { # port, seconds
   return 1
 }
 
+# A base port P with P..P+count-1 all free on loopback (tests and benchmarks use --port auto).
+cluster_free_ports() { # count
+  local count=$1 base i busy
+  for _ in $(seq 1 100); do
+    base=$((20000 + RANDOM % 20000)); busy=0
+    for ((i = 0; i < count; i++)); do
+      if chorus_port_open 127.0.0.1 $((base + i)); then busy=1; break; fi
+    done
+    ((busy == 0)) && { echo "$base"; return 0; }
+  done
+  return 1
+}
+
 cluster_start_replica() { # index
   local dir i=$1 port
   dir=$(cluster_dir)
@@ -106,6 +119,10 @@ cluster_up() {
     esac
   done
   [[ "$replicas" =~ ^[1-9][0-9]?$ ]] || { chorus_log "--replicas must be 1 to 99, not '$replicas'"; return 2; }
+  if [[ "$port" == auto ]]; then
+    port=$(cluster_free_ports $((replicas + 1))) || { chorus_log "no free range of $((replicas + 1)) ports"; return 1; }
+  fi
+  [[ "$port" =~ ^[0-9]+$ ]] || { chorus_log "--port must be a port or 'auto', not '$port'"; return 2; }
   case "$backplane" in postgres|redis|jgroups) ;; *) chorus_log "--backplane must be postgres, redis or jgroups"; return 2 ;; esac
   dir=$(cluster_dir)
   if compgen -G "$dir/*.pid" >/dev/null; then

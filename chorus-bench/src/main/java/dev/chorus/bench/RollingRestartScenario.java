@@ -2,8 +2,6 @@ package dev.chorus.bench;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
@@ -17,7 +15,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -81,7 +78,6 @@ final class RollingRestartScenario implements Scenario {
         Path state = null;
         try {
             state = Files.createTempDirectory("chorus-bench-cluster");
-            int port = freePortRange(4);
             String unique =
                     "rr_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
             Map<String, String> env = Map.of(
@@ -95,9 +91,9 @@ final class RollingRestartScenario implements Scenario {
                     unique,
                     "CHORUS_DRAIN_DELAY",
                     "2s");
-            run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", Integer.toString(port));
+            run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", "auto");
             try {
-                URI base = URI.create("http://127.0.0.1:" + port);
+                URI base = URI.create("http://127.0.0.1:" + basePort(state));
                 HttpClient http = HttpClient.newBuilder()
                         .version(HttpClient.Version.HTTP_1_1)
                         .connectTimeout(Duration.ofSeconds(5))
@@ -219,23 +215,12 @@ final class RollingRestartScenario implements Scenario {
         }
     }
 
-    private static int freePortRange(int count) throws IOException {
-        for (int attempt = 0; attempt < 100; attempt++) {
-            int base = ThreadLocalRandom.current().nextInt(20_000, 40_000);
-            List<ServerSocket> held = new ArrayList<>();
-            try {
-                for (int i = 0; i < count; i++) {
-                    held.add(new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress()));
-                }
-                return base;
-            } catch (IOException busy) {
-                // another range
-            } finally {
-                for (ServerSocket socket : held) {
-                    socket.close();
-                }
-            }
-        }
-        throw new IOException("no free range of " + count + " ports");
+    /** The HAProxy port {@code bin/chorus cluster up --port auto} chose, from its state directory. */
+    private static int basePort(Path state) throws IOException {
+        return Files.readAllLines(state.resolve("cluster.env")).stream()
+                .filter(line -> line.startsWith("BASE_PORT="))
+                .map(line -> Integer.parseInt(line.substring("BASE_PORT=".length())))
+                .findFirst()
+                .orElseThrow(() -> new IOException("no BASE_PORT in " + state.resolve("cluster.env")));
     }
 }

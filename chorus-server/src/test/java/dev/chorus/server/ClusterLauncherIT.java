@@ -7,8 +7,6 @@ import dev.chorus.Backoff;
 import dev.chorus.server.agents.AgentClient;
 import dev.chorus.testkit.TestPostgres;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,7 +16,6 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -45,7 +42,6 @@ class ClusterLauncherIT {
         Assumptions.assumeTrue(
                 onPath("haproxy"), "haproxy is not installed (the launcher and .ci/run install it with apt-get)");
         Path root = root();
-        int port = freePortRange(4);
         String unique = "lch_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
         Map<String, String> env = Map.of(
                 "CHORUS_CLUSTER_DIR",
@@ -59,11 +55,10 @@ class ClusterLauncherIT {
                 "CHORUS_DRAIN_DELAY",
                 "2s");
         try {
-            String up =
-                    run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", Integer.toString(port));
+            String up = run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", "auto");
             assertThat(up).contains("Chorus cluster up: 3 replicas");
             String secret = Files.readString(state.resolve("demo.secret")).strip();
-            Api api = new Api(URI.create("http://127.0.0.1:" + port));
+            Api api = new Api(URI.create("http://127.0.0.1:" + basePort(state)));
             String token = api.token("demo", secret);
             assertThat(api.put("/api/resources/notes/n-1", token, "{\"v\":1}").status())
                     .isEqualTo(201);
@@ -147,32 +142,20 @@ class ClusterLauncherIT {
         return false;
     }
 
-    /** A port P such that P..P+count-1 are free on loopback now. */
-    private static int freePortRange(int count) throws IOException {
-        for (int attempt = 0; attempt < 100; attempt++) {
-            int base = ThreadLocalRandom.current().nextInt(20_000, 40_000);
-            List<ServerSocket> held = new ArrayList<>();
-            try {
-                for (int i = 0; i < count; i++) {
-                    held.add(new ServerSocket(base + i, 1, InetAddress.getLoopbackAddress()));
-                }
-                return base;
-            } catch (IOException busy) {
-                // try another range
-            } finally {
-                for (ServerSocket socket : held) {
-                    socket.close();
-                }
-            }
-        }
-        throw new IOException("no free range of " + count + " ports");
-    }
-
     private static Path root() {
         Path root = Path.of("").toAbsolutePath();
         while (!Files.exists(root.resolve("bin/chorus"))) {
             root = root.getParent();
         }
         return root;
+    }
+
+    /** The HAProxy port {@code bin/chorus cluster up --port auto} chose, from its state directory. */
+    private static int basePort(Path state) throws IOException {
+        return Files.readAllLines(state.resolve("cluster.env")).stream()
+                .filter(line -> line.startsWith("BASE_PORT="))
+                .map(line -> Integer.parseInt(line.substring("BASE_PORT=".length())))
+                .findFirst()
+                .orElseThrow(() -> new IOException("no BASE_PORT in " + state.resolve("cluster.env")));
     }
 }

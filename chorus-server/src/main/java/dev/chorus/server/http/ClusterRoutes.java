@@ -110,11 +110,12 @@ final class ClusterRoutes {
         } catch (ExecutionException e) {
             throw Problem.of(502, "Dispatch failed", String.valueOf(e.getCause()));
         }
-        Map<String, Object> body2 = new LinkedHashMap<>();
-        body2.put("outcome", result.outcome().name());
-        body2.put("replica", result.replica() == null ? null : result.replica().toString());
-        body2.put("roundTripMillis", result.roundTrip().toNanos() / 1e6);
-        body2.put("reason", result.reason());
+        Map<String, Object> outcome = new LinkedHashMap<>();
+        outcome.put("outcome", result.outcome().name());
+        outcome.put(
+                "replica", result.replica() == null ? null : result.replica().toString());
+        outcome.put("roundTripMillis", result.roundTrip().toNanos() / 1e6);
+        outcome.put("reason", result.reason());
         int status = switch (result.outcome()) {
             case DELIVERED -> 200;
             case NO_LIVE_SESSION -> 404;
@@ -123,11 +124,11 @@ final class ClusterRoutes {
             case REJECTED -> 409;
         };
         if (status == 200) {
-            ctx.json(body2);
+            ctx.json(outcome);
             return;
         }
         Problem problem = Problem.of(status, result.outcome().name(), result.reason());
-        body2.forEach(problem::with);
+        outcome.forEach(problem::with);
         if (status == 503) {
             problem.header("Retry-After", "1");
         }
