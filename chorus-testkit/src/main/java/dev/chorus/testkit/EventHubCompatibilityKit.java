@@ -264,9 +264,16 @@ public abstract class EventHubCompatibilityKit {
         }
     }
 
-    @Test
-    void stalledSink_dropsItsOldestEventsAndIsToldSo_whileOthersKeepReceiving() throws Exception {
-        List<EventHub> hubs = hubs(2, b -> b.queueCapacity(8).overflowPolicy(OverflowPolicy.DROP_OLDEST));
+    /** What {@link #stall} set up: the receiving hub, its stalled sink and that sink's registration, a fast sink. */
+    private record Stalled(EventHub receiver, StalledSink slow, Registration slowRegistration, RecordingSink fast) {}
+
+    /**
+     * Two hubs with queues of 8 under {@code policy}; on the receiving one a sink stalled on its first event
+     * and a fast one; {@code events} broadcasts one at a time, each waited for by the fast sink so its own
+     * queue never fills: only the stalled one's does.
+     */
+    private Stalled stall(OverflowPolicy policy, int events) throws InterruptedException {
+        List<EventHub> hubs = hubs(2, b -> b.queueCapacity(8).overflowPolicy(policy));
         EventHub publisher = hubs.get(0);
         EventHub receiver = hubs.get(1);
         StalledSink slow = new StalledSink();
@@ -276,17 +283,23 @@ public abstract class EventHubCompatibilityKit {
 
         publisher.broadcast(Event.of("t", "e0"));
         assertThat(slow.entered.await(patience().toSeconds(), TimeUnit.SECONDS)).isTrue();
-        // One at a time, so the fast sink's own queue of 8 never fills: only the stalled one's does.
-        for (int k = 1; k <= 13; k++) {
+        for (int k = 1; k < events; k++) {
             String text = "e" + k;
             publisher.broadcast(Event.of("t", text));
             waiting().until(() -> fast.texts().contains(text));
         }
+        return new Stalled(receiver, slow, slowRegistration, fast);
+    }
 
-        assertThat(fast.texts()).hasSize(14);
-        assertThat(slowRegistration.queued()).isEqualTo(8);
-        assertThat(receiver.stats().dropped(DropReason.QUEUE_FULL)).isEqualTo(5);
-        assertThat(receiver.stats().queueHighWaterMark()).isEqualTo(8);
+    @Test
+    void stalledSink_dropsItsOldestEventsAndIsToldSo_whileOthersKeepReceiving() throws Exception {
+        Stalled stalled = stall(OverflowPolicy.DROP_OLDEST, 14);
+        StalledSink slow = stalled.slow();
+
+        assertThat(stalled.fast().texts()).hasSize(14);
+        assertThat(stalled.slowRegistration().queued()).isEqualTo(8);
+        assertThat(stalled.receiver().stats().dropped(DropReason.QUEUE_FULL)).isEqualTo(5);
+        assertThat(stalled.receiver().stats().queueHighWaterMark()).isEqualTo(8);
         slow.release.countDown();
         waiting().until(() -> slow.texts().contains("e13"));
         assertThat(slow.texts()).containsExactly("e0", "e6", "e7", "e8", "e9", "e10", "e11", "e12", "e13");
@@ -296,31 +309,19 @@ public abstract class EventHubCompatibilityKit {
             assertThat(r.detail()).doesNotContainPattern("[0-9]");
         });
         assertThat(slow.timeline.get(1)).isInstanceOf(Reload.class);
-        assertThat(slowRegistration.isOpen()).isTrue();
+        assertThat(stalled.slowRegistration().isOpen()).isTrue();
     }
 
     @Test
     void stalledSink_isDisconnectedWithAReason_whileOthersKeepReceiving() throws Exception {
-        List<EventHub> hubs = hubs(2, b -> b.queueCapacity(8).overflowPolicy(OverflowPolicy.DISCONNECT));
-        EventHub publisher = hubs.get(0);
-        EventHub receiver = hubs.get(1);
-        StalledSink slow = new StalledSink();
-        Registration slowRegistration = receiver.register(Identity.of("slow"), slow);
-        RecordingSink fast = new RecordingSink();
-        receiver.register(Identity.of("fast"), fast);
+        Stalled stalled = stall(OverflowPolicy.DISCONNECT, 13);
+        StalledSink slow = stalled.slow();
 
-        publisher.broadcast(Event.of("t", "e0"));
-        assertThat(slow.entered.await(patience().toSeconds(), TimeUnit.SECONDS)).isTrue();
-        for (int k = 1; k <= 12; k++) {
-            String text = "e" + k;
-            publisher.broadcast(Event.of("t", text));
-            waiting().until(() -> fast.texts().contains(text));
-        }
-
-        assertThat(fast.texts()).hasSize(13);
-        assertThat(slowRegistration.isOpen()).isFalse();
-        assertThat(receiver.stats().dropped(DropReason.SINK_DISCONNECTED)).isEqualTo(8);
-        assertThat(receiver.stats().sinks()).isEqualTo(1);
+        assertThat(stalled.fast().texts()).hasSize(13);
+        assertThat(stalled.slowRegistration().isOpen()).isFalse();
+        assertThat(stalled.receiver().stats().dropped(DropReason.SINK_DISCONNECTED))
+                .isEqualTo(8);
+        assertThat(stalled.receiver().stats().sinks()).isEqualTo(1);
         slow.release.countDown();
         waiting().until(() -> slow.timeline.size() == 2);
         assertThat(slow.texts()).containsExactly("e0");
