@@ -14,16 +14,24 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>A phase starts only when the previous one has been fully delivered (each waits for every receiver),
  * so resetting the receivers' latency recorders at its start races with no one. If deliveries stop for
- * longer than the stall timeout the phase ends early and reports what is missing as loss.
+ * longer than the stall timeout the phase ends early and reports what is missing as loss; the next phase
+ * then first waits, up to the stall timeout again, for those late messages, so that they are not counted
+ * as its own (which once showed as negative loss after a stalled warmup).
  */
 final class FanOutDriver {
 
     private final FanOut fanOut;
     private final long stallNanos;
+    /** Messages every receiver should have by now: all that this driver published, plus what came before. */
+    private long expected;
 
     FanOutDriver(FanOut fanOut, Duration stallTimeout) {
         this.fanOut = fanOut;
         this.stallNanos = stallTimeout.toNanos();
+        this.expected = fanOut.receivers().stream()
+                .mapToLong(r -> r.delivered().get())
+                .min()
+                .orElse(0);
     }
 
     /** What one phase measured. */
@@ -132,6 +140,19 @@ final class FanOutDriver {
         private boolean stalled;
 
         Phase() {
+            long deadline = System.nanoTime() + stallNanos;
+            long late = 0;
+            for (Receiver receiver : receivers) {
+                if (!receiver.delivered().awaitAtLeast(expected, deadline)) {
+                    late += expected - receiver.delivered().get();
+                }
+            }
+            if (late > 0) {
+                note(
+                        "%,d deliveries of an earlier phase had not arrived %d s after it ended; any that arrive"
+                                + " now count in this phase",
+                        late, TimeUnit.NANOSECONDS.toSeconds(stallNanos));
+            }
             for (int i = 0; i < base.length; i++) {
                 Receiver receiver = receivers.get(i);
                 receiver.latency().reset();
@@ -173,6 +194,7 @@ final class FanOutDriver {
             if (stalled) {
                 note("STALLED: no progress for %d s", TimeUnit.NANOSECONDS.toSeconds(stallNanos));
             }
+            expected += sent;
             long signals = fanOut.lossSignals() - lossSignalsBase;
             if (signals > 0) {
                 note("%d loss signals (onMissed or failed publish)", signals);

@@ -19,8 +19,10 @@ final class JGroupsThroughputScenario implements Scenario {
     /** As in redis-throughput: a quarter of a subscription queue, so max rate never measures overflow. */
     private static final int WINDOW = AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY / 4;
 
-    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(5);
+    private static final Duration STALL_TIMEOUT = Duration.ofSeconds(30);
     private static final double TARGET_RATIO = 0.8;
+    /** A rate both sides should sustain, sent one message at a time: where JGroups' own stalls showed. */
+    private static final int FIXED_RATE = 5_000;
 
     @Override
     public String name() {
@@ -46,7 +48,8 @@ final class JGroupsThroughputScenario implements Scenario {
                 Latency: receive `nanoTime` − publish `nanoTime`, one sample per receiver delivery. msgs/s: \
                 messages ÷ time from the first publish until every receiver had the last one. Loss must be 0. \
                 *one at a time*: each publish waits until both receivers have the previous message. *max rate*: \
-                as fast as the publisher can, never more than %,d messages ahead of the slowest receiver.
+                as fast as the publisher can, never more than %,d messages ahead of the slowest receiver. *fixed*: \
+                that many messages a second on a schedule, each sent on its own.
 
                 **Target**: chorus max rate ≥ %.1f× raw, with zero loss.
                 """.formatted(RECEIVERS, Payloads.SIZE, RECEIVERS + 1, WINDOW, TARGET_RATIO);
@@ -69,6 +72,12 @@ final class JGroupsThroughputScenario implements Scenario {
         FanOutDriver.Outcome chorusMax =
                 measure(chorus, d -> d.maxRate(warmupMax, WINDOW), d -> d.maxRate(countMax, WINDOW));
 
+        int fixedCount = config.pick(FIXED_RATE * 10, FIXED_RATE);
+        FanOutDriver.Outcome rawFixed =
+                measure(raw, d -> d.fixedRate(fixedCount / 5, FIXED_RATE), d -> d.fixedRate(fixedCount, FIXED_RATE));
+        FanOutDriver.Outcome chorusFixed =
+                measure(chorus, d -> d.fixedRate(fixedCount / 5, FIXED_RATE), d -> d.fixedRate(fixedCount, FIXED_RATE));
+
         double ratio = chorusMax.msgsPerSecond() / Math.max(1, rawMax.msgsPerSecond());
         String target = String.format(
                 Locale.ROOT,
@@ -82,11 +91,14 @@ final class JGroupsThroughputScenario implements Scenario {
                 "p50 %.2f× raw, p99 %.2f× raw (no target)",
                 chorusOne.latency().percentileMicros(50) / rawOne.latency().percentileMicros(50),
                 chorusOne.latency().percentileMicros(99) / rawOne.latency().percentileMicros(99));
+        String fixedMode = String.format(Locale.ROOT, "fixed %,d/s", FIXED_RATE);
         return List.of(
                 chorusOne.toRow(NAME, "chorus", "one at a time", List.of(oneRatio)),
                 rawOne.toRow(NAME, "raw JGroups send/receive", "one at a time", List.of()),
                 chorusMax.toRow(NAME, "chorus", "max rate", List.of(target)),
-                rawMax.toRow(NAME, "raw JGroups send/receive", "max rate", List.of()));
+                rawMax.toRow(NAME, "raw JGroups send/receive", "max rate", List.of()),
+                chorusFixed.toRow(NAME, "chorus", fixedMode, List.of()),
+                rawFixed.toRow(NAME, "raw JGroups send/receive", fixedMode, List.of()));
     }
 
     private static FanOutDriver.Outcome measure(

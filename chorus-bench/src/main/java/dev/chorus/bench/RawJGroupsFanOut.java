@@ -8,6 +8,7 @@ import org.jgroups.BytesMessage;
 import org.jgroups.JChannel;
 import org.jgroups.Message;
 import org.jgroups.protocols.BARRIER;
+import org.jgroups.protocols.BaseBundler;
 import org.jgroups.protocols.FD_ALL3;
 import org.jgroups.protocols.FD_SOCK2;
 import org.jgroups.protocols.FRAG2;
@@ -96,6 +97,9 @@ final class RawJGroupsFanOut implements FanOut {
         stack.add(new UFC());
         stack.add(new FRAG2());
         JChannel channel = new JChannel(stack).setDiscardOwnMessages(true);
+        if (channel.getProtocolStack().getTransport().getBundler() instanceof BaseBundler bundler) {
+            bundler.dropWhenFull(false); // as Chorus sets it
+        }
         channels.add(channel);
         return channel;
     }

@@ -14,6 +14,7 @@ import dev.chorus.health.Health;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.MembershipListener;
 import dev.chorus.wire.Envelope;
+import dev.chorus.wire.Rejection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -231,6 +232,32 @@ class JGroupsBackplaneIT {
         extra.add(b);
         waiting().until(() -> b.view() != null);
         return b;
+    }
+
+    @Test
+    void aBurstTravelsInFrames_andAMessageThatIsNotAFrameIsDroppedAndCounted() throws Exception {
+        List<JGroupsBackplane> m = start(cluster(null), 2);
+        JGroupsBackplane a = m.get(0);
+        JGroupsBackplane b = m.get(1);
+        List<String> onB = new CopyOnWriteArrayList<>();
+        List<Missed> missedOnB = new CopyOnWriteArrayList<>();
+        b.subscribe("t", recorder(onB, missedOnB));
+        long framesBefore = a.framesSent();
+        List<String> sent = new ArrayList<>();
+
+        for (int i = 0; i < 20_000; i++) {
+            sent.add("m" + i);
+            a.publish(Message.of("t", "m" + i));
+        }
+        a.sendRawBytes("hello".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+
+        waiting().until(() -> onB.size() == sent.size());
+        assertThat(onB).containsExactlyElementsOf(sent);
+        // One JGroups message per envelope would be 20,000; frames carry many each.
+        assertThat(a.framesSent() - framesBefore).isLessThan(sent.size() / 2);
+        waiting().until(() -> b.stats().rejected().get(Rejection.MALFORMED) == 1L);
+        assertThat(missedOnB).isEmpty();
+        assertThat(b.health().isHealthy()).isTrue();
     }
 
     static Subscriber recorder(List<String> texts, List<Missed> missed) {

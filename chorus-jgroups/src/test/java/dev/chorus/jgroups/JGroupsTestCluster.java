@@ -116,7 +116,7 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
 
     @Override
     public Optional<BackplaneCompatibilityKit.RawInjector> injectRaw() {
-        return Optional.of(bytes -> members.get(0).sendRaw(bytes));
+        return Optional.of(bytes -> members.get(0).sendRawEnvelope(bytes));
     }
 
     @Override

@@ -8,6 +8,7 @@ import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.Frames;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;

@@ -9,6 +9,7 @@ import dev.chorus.backplane.Message;
 import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
 import dev.chorus.health.Health;
+import dev.chorus.internal.Frames;
 import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.RespClient;
 import dev.chorus.testkit.RespReply;

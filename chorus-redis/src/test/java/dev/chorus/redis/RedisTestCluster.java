@@ -3,6 +3,7 @@ package dev.chorus.redis;
 import dev.chorus.Backoff;
 import dev.chorus.ReplicaId;
 import dev.chorus.backplane.Backplane;
+import dev.chorus.internal.Frames;
 import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.RespClient;

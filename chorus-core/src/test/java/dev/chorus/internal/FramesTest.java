@@ -1,4 +1,4 @@
-package dev.chorus.redis;
+package dev.chorus.internal;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -32,6 +32,21 @@ class FramesTest {
                     .containsExactlyElementsOf(
                             envelopes.stream().map(HexFormat.of()::formatHex).toList());
         }
+    }
+
+    @Test
+    void unpack_aFrameInsideALargerBuffer_readsOnlyItsOwnBytes() {
+        byte[] frame = Frames.pack(List.of(new byte[] {1, 2}, new byte[] {3}));
+        byte[] buffer = new byte[frame.length + 7];
+        Arrays.fill(buffer, (byte) 'C');
+        System.arraycopy(frame, 0, buffer, 3, frame.length);
+        List<String> seen = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+
+        Frames.unpack(buffer, 3, frame.length, visitor(seen, problems));
+
+        assertThat(problems).isEmpty();
+        assertThat(seen).containsExactly("0102", "03");
     }
 
     @Test
