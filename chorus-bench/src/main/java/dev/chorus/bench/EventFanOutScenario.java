@@ -54,11 +54,12 @@ final class EventFanOutScenario implements Scenario {
 
                 **raw**: the transport without Chorus, max rate into %d receivers, measured in the same run: \
                 in-process, a `LinkedTransferQueue` per receiver; PostgreSQL, batched `pg_notify` into \
-                vertx-pg-client listeners; Redis, pipelined Lettuce PUBLISH into Lettuce subscribers. `msgs/s` \
+                vertx-pg-client listeners; Redis, pipelined Lettuce PUBLISH into Lettuce subscribers; JGroups, bare \
+                JChannels (TCP on loopback) each message on its own. `msgs/s` \
                 there is receiver deliveries per second, for comparison with one replica's share of the hub's.
 
                 All replicas, sinks, the publisher and the servers share this machine's cores: a deployment gives \
-                each replica its own. **Target**: p99 < %.0f ms at %,d events/s broadcast on Redis.
+                each replica its own. **Target**: p99 < %.0f ms at %,d events/s broadcast on Redis and JGroups.
                 """.formatted(
                         REPLICAS,
                         EventHub.DEFAULT_QUEUE_CAPACITY,
@@ -101,6 +102,11 @@ final class EventFanOutScenario implements Scenario {
         } catch (BenchRedis.Unavailable e) {
             rows.add(e.row(NAME));
         }
+        rows.addAll(transport(
+                config,
+                "jgroups",
+                JGroupsBench.replicas(JGroupsBench.freePorts(REPLICAS)),
+                () -> new RawJGroupsFanOut(RAW_RECEIVERS)));
         return rows;
     }
 
@@ -171,7 +177,7 @@ final class EventFanOutScenario implements Scenario {
                     outcome.reloads()));
         }
         notes.add("queue high-water mark " + highWaterMark);
-        if (transport.equals("redis") && rate == TARGET_RATE) {
+        if ((transport.equals("redis") || transport.equals("jgroups")) && rate == TARGET_RATE) {
             double p99 = outcome.latency().percentileMicros(99);
             boolean met = p99 < TARGET_P99_MICROS && outcome.dropped() == 0 && outcome.lost() == 0;
             notes.add(String.format(
