@@ -110,9 +110,19 @@ final class SinkBacklog {
      * reload for them; counts them as QUEUE_FULL.
      */
     void trim(long head) {
+        long at = head;
+        while (!trimOnce(at)) {
+            // The newest dropped broadcast was overwritten while trimming: the log moved on by more than
+            // its slack, so more is dropped now, and the owed reload gets the newer id.
+            at = log.head();
+        }
+    }
+
+    /** One trim at {@code head}; false if the newest dropped broadcast's id could not be read any more. */
+    private boolean trimOnce(long head) {
         long excess = excess(head);
         if (excess <= 0) {
-            return;
+            return true;
         }
         long at = cursor;
         int queued = events;
@@ -155,11 +165,7 @@ final class SinkBacklog {
             owedReloadId = newest;
         }
         counters.dropped(DropReason.QUEUE_FULL, dropped);
-        if (newest == null) {
-            // The newest dropped broadcast was overwritten while trimming: the log moved on by more than
-            // its slack, so more is dropped now, and the owed reload gets the newer id.
-            trim(log.head());
-        }
+        return newest != null;
     }
 
     /**
