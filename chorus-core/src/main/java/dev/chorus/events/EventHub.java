@@ -249,7 +249,7 @@ public final class EventHub implements AutoCloseable {
                     counters.resumesServed.increment();
                     EventIds.Cursor from = replay.cursor();
                     if (!ledger.position().coversShared(from.position())) {
-                        // Ahead of this replica: its broadcasts are queued one by one (see dispatch).
+                        // Ahead of this replica: its broadcasts are queued one by one (see appendBroadcast).
                         queue.resumedAt = from;
                         queue.detach();
                         resumedAhead.add(queue);
@@ -296,7 +296,7 @@ public final class EventHub implements AutoCloseable {
         return broadcasts;
     }
 
-    /** The sinks parked until the next broadcast. */
+    /** The sinks waiting for the next broadcast. */
     IdleSinks idleSinks() {
         return idleSinks;
     }
@@ -330,7 +330,7 @@ public final class EventHub implements AutoCloseable {
     private void dispatch(Ledger.Entry entry) {
         Audience audience = entry.audience();
         if (audience.kind() == Audience.Kind.BROADCAST) {
-            broadcast(entry);
+            appendBroadcast(entry);
             return;
         }
         Map<String, List<SinkQueue>> index = audience.kind() == Audience.Kind.USER ? byUser : byGroup;
@@ -350,7 +350,7 @@ public final class EventHub implements AutoCloseable {
      * Appends a broadcast to the log, which every attached sink reads by itself, queues it for the sinks
      * resumed ahead of this replica, and wakes the idle sinks.
      */
-    private void broadcast(Ledger.Entry entry) {
+    private void appendBroadcast(Ledger.Entry entry) {
         long index = broadcasts.head();
         broadcasts.append(new Delivery(entry.id(), entry.event()));
         if (!resumedAhead.isEmpty()) {

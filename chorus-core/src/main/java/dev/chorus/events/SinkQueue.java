@@ -121,6 +121,7 @@ final class SinkQueue implements Registration {
 
     /** Queues a targeted event; applies the overflow policy. Returns false once the sink is closed. */
     boolean offer(Delivery delivery) {
+        boolean kept;
         synchronized (this) {
             if (!open) {
                 return false;
@@ -128,13 +129,14 @@ final class SinkQueue implements Registration {
             backlog.add(delivery);
             long head = log.head();
             recordDepth(head);
-            if (!applyPolicy(head)) {
-                disconnected();
-                return false;
-            }
+            kept = applyPolicy(head);
         }
-        wake();
-        return true;
+        if (kept) {
+            wake();
+        } else {
+            disconnected();
+        }
+        return kept;
     }
 
     /** Queues a reload signal, whatever the backlog; it replaces a reload queued right before it. */
