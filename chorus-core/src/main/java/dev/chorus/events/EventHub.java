@@ -11,6 +11,7 @@ import dev.chorus.wire.Envelope;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
@@ -24,19 +25,25 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.Predicate;
 import java.util.function.Supplier;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /*
  * Ordering: one lock per hub. Under it, a publish takes the hub's next sequence, hands the message to the
- * backplane (which only enqueues), records the event in the ledger and queues it for every matching local
- * sink; a received message is recorded and queued the same way. So every sink's queue, the history and the
- * ids all follow one order per replica: the order in which this replica processed events. Sinks drain on
- * their own threads; nothing under the lock waits for a client or for the network.
+ * backplane (which only enqueues), records the event in the ledger and hands it to the local sinks: a
+ * broadcast is appended once to the hub's BroadcastLog, which every sink reads at its own cursor; a user or
+ * group event is queued for each matching sink. A received message is recorded and handed on the same way.
+ * Each sink merges the log and its queue by the log position at which each queued item was queued
+ * (SinkBacklog), so every sink's backlog, the history and the ids all follow one order per replica: the
+ * order in which this replica processed events. Sinks drain on their own threads; nothing under the lock
+ * waits for a client or for the network, and a broadcast costs the lock O(1) plus waking idle sinks.
  *
  * Ids: each event's id is the ledger's position right after it (per origin hub, the last sequence
  * processed here). Resume rules are in Ledger. A sink resumed from an id ahead of this replica (it came
- * from a replica that had seen more) skips what it already considered, and its ids never fall below that.
+ * from a replica that had seen more) skips what it already considered, and its ids never fall below that:
+ * until this replica catches up, such a sink is detached from the log and its broadcasts are queued for it
+ * one by one with merged ids (rare, and over once the replica has seen what the client had).
  *
  * Loss: a hub-sequence jump, a position announced beyond what arrived, or any backplane Missed signal sends
  * every connected sink a reload; the ledger records it so a later resume across it is refused too. Every
@@ -88,6 +95,11 @@ public final class EventHub implements AutoCloseable {
     private final ReentrantLock lock = new ReentrantLock();
     private final HubCounters counters = new HubCounters();
     private final List<SinkQueue> sinks = new CopyOnWriteArrayList<>();
+    private final BroadcastLog broadcasts;
+    private final IdleSinks idleSinks = new IdleSinks();
+    private final int sweepEvery;
+    private final List<SinkQueue> resumedAhead = new ArrayList<>();
+    private int sinceSweep;
     private final Map<String, List<SinkQueue>> byUser = new ConcurrentHashMap<>();
     private final Map<String, List<SinkQueue>> byGroup = new ConcurrentHashMap<>();
     private final AtomicBoolean rejectionLogged = new AtomicBoolean();
@@ -101,6 +113,8 @@ public final class EventHub implements AutoCloseable {
         this.queueCapacity = builder.queueCapacity;
         this.overflowPolicy = builder.overflowPolicy;
         this.clock = builder.clock;
+        this.broadcasts = new BroadcastLog(queueCapacity);
+        this.sweepEvery = Math.max(1, queueCapacity / 4);
         this.origin = newOriginKey();
         this.ledger =
                 new Ledger(origin, backplane.replica(), builder.historySize, builder.historyAge.toMillis(), clock);
@@ -206,6 +220,7 @@ public final class EventHub implements AutoCloseable {
             // Taken under the lock, before any event can be queued for the sink: nothing queued precedes it.
             SinkQueue queue = newQueue(identity, sink, currentId());
             index(queue);
+            idleSinks.add(queue); // wakes at the first broadcast
             return queue;
         });
     }
@@ -233,16 +248,20 @@ public final class EventHub implements AutoCloseable {
                 case Ledger.Replay replay -> {
                     counters.resumesServed.increment();
                     EventIds.Cursor from = replay.cursor();
+                    if (!ledger.position().coversShared(from.position())) {
+                        // Ahead of this replica: its broadcasts are queued one by one (see appendBroadcast).
+                        queue.resumedAt = from;
+                        queue.detach();
+                        resumedAhead.add(queue);
+                    }
                     for (Ledger.Entry entry : replay.entries()) {
                         queue.offer(
                                 new Delivery(mergedId(entry.position(), entry.arrivedMillis(), from), entry.event()));
                     }
-                    if (!ledger.position().coversShared(from.position())) {
-                        queue.resumedAt = from;
-                    }
                 }
             }
             index(queue);
+            idleSinks.add(queue);
             return queue;
         });
     }
@@ -272,6 +291,16 @@ public final class EventHub implements AutoCloseable {
         });
     }
 
+    /** The log of this hub's broadcasts, which every sink reads. */
+    BroadcastLog broadcastLog() {
+        return broadcasts;
+    }
+
+    /** The sinks waiting for the next broadcast. */
+    IdleSinks idleSinks() {
+        return idleSinks;
+    }
+
     /** Forgets a closed sink; needs no hub lock (the indexes are concurrent, closed sinks refuse events). */
     void unregister(SinkQueue queue) {
         sinks.remove(queue);
@@ -299,26 +328,71 @@ public final class EventHub implements AutoCloseable {
     // ---- dispatch (hub lock held) ----
 
     private void dispatch(Ledger.Entry entry) {
-        List<SinkQueue> targets = switch (entry.audience().kind()) {
-            case BROADCAST -> sinks;
-            case USER -> byUser.getOrDefault(entry.audience().target(), List.of());
-            case GROUP -> byGroup.getOrDefault(entry.audience().target(), List.of());
-        };
-        for (SinkQueue queue : targets) {
-            EventIds.Cursor at = queue.resumedAt;
+        Audience audience = entry.audience();
+        if (audience.kind() == Audience.Kind.BROADCAST) {
+            appendBroadcast(entry);
+            return;
+        }
+        Map<String, List<SinkQueue>> index = audience.kind() == Audience.Kind.USER ? byUser : byGroup;
+        for (SinkQueue queue : index.getOrDefault(audience.target(), List.of())) {
             String id = entry.id();
-            if (at != null) {
-                if (entry.seq() <= at.position().get(entry.origin())) {
-                    continue; // the client considered it before it resumed here
-                }
-                if (entry.position().coversShared(at.position())) {
-                    queue.resumedAt = null;
-                } else {
-                    id = mergedId(entry.position(), entry.arrivedMillis(), at);
+            if (queue.resumedAt != null) {
+                id = idForResumed(queue, entry, broadcasts.head());
+                if (id == null) {
+                    continue;
                 }
             }
             queue.offer(new Delivery(id, entry.event()));
         }
+    }
+
+    /**
+     * Appends a broadcast to the log, which every attached sink reads by itself, queues it for the sinks
+     * resumed ahead of this replica, and wakes the idle sinks.
+     */
+    private void appendBroadcast(Ledger.Entry entry) {
+        long index = broadcasts.head();
+        broadcasts.append(new Delivery(entry.id(), entry.event()));
+        if (!resumedAhead.isEmpty()) {
+            for (SinkQueue queue : List.copyOf(resumedAhead)) {
+                if (!queue.isOpen()) {
+                    resumedAhead.remove(queue);
+                    continue;
+                }
+                String id = idForResumed(queue, entry, index);
+                if (id != null && queue.resumedAt != null) {
+                    queue.offer(new Delivery(id, entry.event()));
+                }
+            }
+        }
+        if (overflowPolicy == OverflowPolicy.DISCONNECT && ++sinceSweep >= sweepEvery) {
+            // A sink stuck in a callback never looks at its own backlog: this catches it, O(1) per event.
+            sinceSweep = 0;
+            long head = broadcasts.head();
+            for (SinkQueue queue : sinks) {
+                queue.disconnectIfBehind(head);
+            }
+        }
+        idleSinks.wakeAll();
+    }
+
+    /**
+     * The id for a sink resumed ahead of this replica, or null when the client considered the event before
+     * it resumed here. Once this replica has caught up, the sink is attached to the log at {@code
+     * logIndex} (the broadcast being dispatched, or the head for a targeted event) and gets plain ids.
+     */
+    private @Nullable String idForResumed(SinkQueue queue, Ledger.Entry entry, long logIndex) {
+        EventIds.Cursor at = Objects.requireNonNull(queue.resumedAt);
+        if (entry.seq() <= at.position().get(entry.origin())) {
+            return null;
+        }
+        if (entry.position().coversShared(at.position())) {
+            queue.resumedAt = null;
+            queue.attach(logIndex);
+            resumedAhead.remove(queue);
+            return entry.id();
+        }
+        return mergedId(entry.position(), entry.arrivedMillis(), at);
     }
 
     private void gap(Ledger.Gap gap) {
@@ -457,7 +531,7 @@ public final class EventHub implements AutoCloseable {
 
     /** Counters since start. */
     public EventHubStats stats() {
-        return counters.snapshot(sinks.size(), withLock(ledger::activeOrigins));
+        return counters.snapshot(sinks, withLock(ledger::activeOrigins), broadcasts);
     }
 
     /** Stops receiving, closes every sink (each hears why) and stops the heartbeat; idempotent. */

@@ -1,64 +1,95 @@
 package dev.chorus.events;
 
 import dev.chorus.internal.FailureLog;
-import java.util.ArrayDeque;
+import java.lang.invoke.MethodHandles;
+import java.lang.invoke.VarHandle;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /*
- * One sink's bounded queue and delivery thread. The hub enqueues under its lock, so a sink's queue holds
- * events in the order the hub processed them; one virtual thread at a time drains it, taking what is
- * queued in batches of at most BATCH items, so a sink blocked in a callback holds at most that batch and
- * its queue holds the rest (overflow is a matter of counts, not timing).
+ * One sink: its backlog (SinkBacklog: the hub's broadcast log read at the sink's cursor, merged with its
+ * own queue of targeted events and signals, in the hub's processing order), its overflow policy and its
+ * delivery thread. The hub appends a broadcast to the log once for all sinks; it queues targeted events
+ * and signals here, under its lock. One virtual thread at a time takes what is pending in batches of at
+ * most BATCH items, so a sink blocked in a callback holds at most that batch and its backlog holds the
+ * rest (overflow is a matter of counts, not timing).
+ *
+ * Wake-ups: a delivery thread runs while there is work and ends when there is none; the next wake-up
+ * starts a new one. (A long-lived thread parked between wake-ups measured slower: up to half the
+ * deliveries per second under the fan-out benchmark's load.) A targeted offer or a signal wakes the sink
+ * directly; a broadcast wakes it through the hub's IdleSinks list, which a thread joins as it ends.
+ * "scheduled" is set by whoever starts the thread (compare-and-set, so only one does) and cleared by the
+ * thread before it looks for work one last time, so no wake-up is lost and a busy sink costs no one
+ * anything.
  *
  * Capacity counts events only. Reload and close signals bypass it: dropping one would turn a reported
- * loss into a silent one. They stay bounded all the same: a reload signalled right behind another replaces
- * it (a reload's id is where the client stands after it, and the newer one covers the older), so there is
- * at most one reload per queued event, plus one.
+ * loss into a silent one. They stay bounded all the same: a reload signalled right behind another (no
+ * event between) replaces it (a reload's id is where the client stands after it, and the newer one covers
+ * the older), so there is at most one reload per pending event, plus one.
  *
- * Under DROP_OLDEST a full queue drops its oldest event and owes the sink a QUEUE_OVERFLOW reload, handed
- * over before the next item: the dropped events were the oldest, so the signal sits exactly where they
- * were. Reloads queued ahead of the dropped event go with it: the owed reload's id (the dropped event's)
- * covers theirs, and handing them after it would leave the client holding an older id. Under DISCONNECT a
- * full queue discards everything and closes.
+ * Under DROP_OLDEST a backlog over capacity drops its oldest events and owes the sink a QUEUE_OVERFLOW
+ * reload, handed over before the next item: the dropped events were the oldest, so the signal sits exactly
+ * where they were. Reloads queued ahead of a dropped event go with it: the owed reload's id (the newest
+ * dropped event's) covers theirs, and handing them after it would leave the client holding an older id.
+ * Under DISCONNECT a backlog over capacity is discarded and the sink closed: noticed by the sink's own
+ * thread when it takes a batch, by a targeted offer, and by the hub's sweep every quarter capacity of
+ * broadcasts, which catches a sink stuck in a callback forever.
  */
 
-/** A registered sink: its identity, queue, overflow policy and delivery thread. */
+/** A registered sink: its identity, backlog, overflow policy and delivery thread. */
 final class SinkQueue implements Registration {
 
     private static final Logger LOG = LoggerFactory.getLogger(SinkQueue.class);
 
     /**
      * Items the delivery thread takes per lock: fewer lock round trips under load. A sink blocked in a
-     * callback may thus hold up to this many taken items beyond its queue's capacity.
+     * callback may thus hold up to this many taken items beyond its capacity.
      */
     static final int BATCH = 16;
 
     private record Closed(String reason) {}
 
     private final EventHub hub;
+    private final BroadcastLog log;
     final Identity identity;
     private final Sink sink;
     private final int capacity;
     private final OverflowPolicy policy;
     private final HubCounters counters;
+    private final SinkBacklog backlog;
     private final Thread.Builder threadBuilder;
     private final FailureLog errors = new FailureLog(LOG);
-    private final ArrayDeque<Object> items = new ArrayDeque<>();
-    private int events;
     private int highWaterMark;
-    private long droppedOwed;
-    private boolean scheduled;
-    private boolean open = true;
-    private @Nullable String owedReloadId;
+    private volatile boolean open = true;
+
+    /** Set by the one who starts the delivery thread, cleared by the thread when it runs out of work. */
+    private final AtomicBoolean scheduled = new AtomicBoolean();
+
+    /** In the hub's IdleSinks list (or being taken off it); that list's link. */
+    final AtomicBoolean listed = new AtomicBoolean();
+
+    @Nullable
+    SinkQueue nextIdle;
 
     /**
      * The id of the last event or reload handed to the sink, or the id it registered at: where the client
-     * stands. Not the hub's current position, which covers events still queued here: a client that dropped
+     * stands. Not the hub's current position, which covers events still pending here: a client that dropped
      * before receiving them and resumed from it would skip them.
      */
     private volatile String handedId;
+
+    /** Sets {@link #handedId} with a release store: readers see it in order, without a fence per event. */
+    private static final VarHandle HANDED_ID;
+
+    static {
+        try {
+            HANDED_ID = MethodHandles.lookup().findVarHandle(SinkQueue.class, "handedId", String.class);
+        } catch (ReflectiveOperationException e) {
+            throw new ExceptionInInitializerError(e);
+        }
+    }
 
     /**
      * Where a resumed client stood, while this replica is behind it: events it already considered are
@@ -75,104 +106,154 @@ final class SinkQueue implements Registration {
             OverflowPolicy policy,
             HubCounters counters) {
         this.hub = hub;
+        this.log = hub.broadcastLog();
         this.identity = identity;
         this.sink = sink;
         this.handedId = registeredAt;
         this.capacity = capacity;
         this.policy = policy;
         this.counters = counters;
+        this.backlog = new SinkBacklog(log, capacity, counters, identity.userId());
         this.threadBuilder = Thread.ofVirtual().name("chorus-sink-" + identity.userId());
     }
 
-    /** Queues an event; applies the overflow policy when full. Returns false once the sink is closed. */
+    // ---- the hub's side (hub lock held, except in tests) ----
+
+    /** Queues a targeted event; applies the overflow policy. Returns false once the sink is closed. */
     boolean offer(Delivery delivery) {
-        boolean disconnected;
+        boolean kept;
         synchronized (this) {
             if (!open) {
                 return false;
             }
-            disconnected = events == capacity && policy == OverflowPolicy.DISCONNECT;
-            if (disconnected) {
-                closeLocked(
-                        "the client fell " + capacity + " events behind; disconnected by the DISCONNECT overflow"
-                                + " policy",
-                        DropReason.SINK_DISCONNECTED,
-                        true);
-            } else {
-                if (events == capacity) {
-                    dropOldestEvent();
-                }
-                items.addLast(delivery);
-                events++;
-                if (events > highWaterMark) {
-                    highWaterMark = events;
-                    counters.highWaterMark.accumulate(events);
-                }
-                scheduleLocked();
-            }
+            backlog.add(delivery);
+            long head = log.head();
+            recordDepth(head);
+            kept = applyPolicy(head);
         }
-        if (disconnected) {
-            LOG.warn("Sink of user '{}' disconnected: its queue of {} events was full", identity.userId(), capacity);
-            hub.unregister(this);
-        }
-        return !disconnected;
-    }
-
-    /** Drops the oldest event (the queue holds {@code capacity >= 1} of them) and what it makes redundant. */
-    private void dropOldestEvent() {
-        // Only reloads can precede the oldest event; the owed reload covers them (see the top).
-        while (items.peekFirst() instanceof Reload) {
-            items.pollFirst();
-            counters.reloadsSent.decrement();
-        }
-        Delivery dropped = (Delivery) items.pollFirst();
-        events--;
-        droppedOwed++;
-        // Once it has reloaded, the client stands at least where the newest dropped event left it.
-        owedReloadId = dropped.id();
-        counters.dropped(DropReason.QUEUE_FULL, 1);
-    }
-
-    /** Queues a reload signal, whatever the queue's fill; it replaces a reload queued right before it. */
-    synchronized void signal(Reload reload) {
-        if (!open) {
-            return;
-        }
-        if (items.peekLast() instanceof Reload) {
-            items.pollLast();
+        if (kept) {
+            wake();
         } else {
-            counters.reloadsSent.increment();
+            disconnected();
         }
-        items.addLast(reload);
-        scheduleLocked();
+        return kept;
     }
 
-    /** Closes the sink on the hub's behalf: the sink hears {@code reason} after its current callback. */
-    void closeByHub(String reason) {
+    /** Queues a reload signal, whatever the backlog; it replaces a reload queued right before it. */
+    void signal(Reload reload) {
         synchronized (this) {
             if (!open) {
                 return;
             }
-            closeLocked(reason, DropReason.SINK_CLOSED, true);
+            if (!backlog.replaceTrailingReload(reload)) {
+                counters.reloadsSent.increment();
+                backlog.add(reload);
+            }
         }
+        wake();
+    }
+
+    /** From now on the hub queues this sink's broadcasts itself, until {@link #attach}. */
+    synchronized void detach() {
+        backlog.detach();
+    }
+
+    /** Reads broadcasts from the log again, from broadcast {@code index} on. */
+    synchronized void attach(long index) {
+        backlog.attach(index);
+    }
+
+    /** Under DISCONNECT, closes the sink if it fell more than its capacity behind at {@code head}. */
+    void disconnectIfBehind(long head) {
+        if (!open || backlog.excess(head) <= 0) {
+            return;
+        }
+        synchronized (this) {
+            if (!open || applyPolicy(head)) {
+                return;
+            }
+        }
+        disconnected();
+    }
+
+    /** Closes the sink on the hub's behalf: the sink hears {@code reason} after its current callback. */
+    void closeByHub(String reason) {
+        close(reason, true);
+    }
+
+    // ---- overflow (sink lock held) ----
+
+    /**
+     * Applies the overflow policy to what is pending at {@code head}: DROP_OLDEST trims, DISCONNECT closes
+     * the sink when it is over capacity (returns false then; call {@link #disconnected} after the lock).
+     */
+    private boolean applyPolicy(long head) {
+        if (backlog.excess(head) <= 0) {
+            return true;
+        }
+        if (policy == OverflowPolicy.DROP_OLDEST) {
+            backlog.trim(head);
+            return true;
+        }
+        closeLocked(
+                "the client fell " + capacity + " events behind; disconnected by the DISCONNECT overflow policy",
+                DropReason.SINK_DISCONNECTED,
+                true);
+        return false;
+    }
+
+    /** After a disconnect, outside the sink lock: the thread hands the sink its close signal. */
+    private void disconnected() {
+        LOG.warn("Sink of user '{}' disconnected: it fell {} events behind", identity.userId(), capacity);
         hub.unregister(this);
+        wake();
+    }
+
+    private void recordDepth(long head) {
+        int depth = (int) Math.min(backlog.pending(head), capacity);
+        if (depth > highWaterMark) {
+            highWaterMark = depth;
+            counters.highWaterMark.accumulate(depth);
+        }
     }
 
     private void closeLocked(String reason, DropReason dropReason, boolean tellSink) {
         open = false;
-        counters.dropped(dropReason, events);
-        items.clear();
-        events = 0;
-        droppedOwed = 0;
+        counters.dropped(dropReason, backlog.clear(log.head()));
         if (tellSink) {
-            items.addLast(new Closed(reason));
-            scheduleLocked();
+            backlog.add(new Closed(reason));
         }
     }
 
-    private void scheduleLocked() {
-        if (!scheduled) {
-            scheduled = true;
+    private void close(String reason, boolean tellSink) {
+        boolean disconnected = false;
+        synchronized (this) {
+            if (!open) {
+                return;
+            }
+            // What the policy would have done by now comes first: drops owed, or a disconnect.
+            long head = log.head();
+            if (!applyPolicy(head)) {
+                disconnected = true;
+            } else {
+                closeLocked(reason, DropReason.SINK_CLOSED, tellSink);
+            }
+        }
+        if (disconnected) {
+            disconnected();
+        } else {
+            hub.unregister(this);
+            if (tellSink) {
+                wake();
+            }
+        }
+    }
+
+    // ---- the delivery thread ----
+
+    /** Starts the delivery thread unless it runs: it looks for work before it ends. */
+    void wake() {
+        if (!scheduled.get() && scheduled.compareAndSet(false, true)) {
             threadBuilder.start(this::drain);
         }
     }
@@ -184,32 +265,18 @@ final class SinkQueue implements Registration {
         boolean finished = false;
         try {
             while (true) {
-                taken = 0;
                 handed = 0;
-                synchronized (this) {
-                    if (droppedOwed > 0 && owedReloadId != null) {
-                        counters.reloadsSent.increment();
-                        LOG.debug(
-                                "Sink of user '{}' was too slow: {} events were dropped from its full queue of {}",
-                                identity.userId(),
-                                droppedOwed,
-                                capacity);
-                        batch[taken++] = Reload.of(Reload.Reason.QUEUE_OVERFLOW, owedReloadId);
-                        droppedOwed = 0;
-                        owedReloadId = null;
-                    }
-                    Object item;
-                    while (taken < BATCH && (item = items.pollFirst()) != null) {
-                        batch[taken++] = item;
-                        if (item instanceof Delivery) {
-                            events--;
-                        }
-                    }
-                    if (taken == 0) {
-                        scheduled = false;
+                taken = take(batch);
+                if (taken < 0) {
+                    finished = true; // closed and everything handed: "scheduled" stays set, no thread follows
+                    return;
+                }
+                if (taken == 0) {
+                    if (goIdle()) {
                         finished = true;
                         return;
                     }
+                    continue;
                 }
                 int delivered = 0;
                 while (handed < taken) {
@@ -229,39 +296,78 @@ final class SinkQueue implements Registration {
         }
     }
 
-    /*
-     * A sink threw an Error (handOver contains only exceptions), which ends this thread. Without this the
-     * queue would stay "scheduled" with no thread draining it: the sink would silently get nothing more.
-     * The rest of the batch goes back to the head of the queue, in order, and a new thread carries on.
-     */
-    private synchronized void recoverFromError(Object[] batch, int handed, int taken) {
-        if (open) {
-            for (int i = taken - 1; i >= handed; i--) {
-                items.addFirst(batch[i]);
-                if (batch[i] instanceof Delivery) {
-                    events++;
+    /** Fills {@code batch}; returns how many, or -1 when the sink is closed and nothing is left. */
+    private int take(Object[] batch) {
+        boolean disconnected = false;
+        int taken;
+        synchronized (this) {
+            long head = log.head();
+            if (open) {
+                recordDepth(head);
+                disconnected = !applyPolicy(head);
+            }
+            taken = backlog.take(batch, 0, head);
+            while (backlog.stale()) {
+                // Overtaken while reading: what the policy drops (or a disconnect) first, then go on.
+                head = log.head();
+                if (open && !applyPolicy(head)) {
+                    disconnected = true;
                 }
+                taken = backlog.take(batch, taken, head);
+            }
+            if (taken == 0 && !open) {
+                taken = -1;
             }
         }
-        scheduled = false;
-        if (!items.isEmpty() || droppedOwed > 0) {
-            scheduleLocked();
+        if (disconnected) {
+            disconnected();
+        }
+        return taken;
+    }
+
+    private synchronized boolean hasWork() {
+        return !open || backlog.hasWork(log.head());
+    }
+
+    /**
+     * Clears "scheduled" and waits in the hub's idle list for the next broadcast; false if work came
+     * meanwhile and this thread got "scheduled" back, so it carries on.
+     */
+    private boolean goIdle() {
+        scheduled.set(false);
+        hub.idleSinks().add(this);
+        return !(hasWork() && scheduled.compareAndSet(false, true));
+    }
+
+    /*
+     * A sink threw an Error (handOver contains only exceptions), which ends this thread. Without this the
+     * sink would stay "scheduled" with no thread draining it: it would silently get nothing more. The rest
+     * of the batch goes back to the front of the backlog, in order, and a new thread carries on.
+     */
+    private void recoverFromError(Object[] batch, int handed, int taken) {
+        synchronized (this) {
+            if (open && taken > handed) {
+                backlog.putBack(batch, handed, taken);
+            }
+        }
+        if (!goIdle()) {
+            threadBuilder.start(this::drain);
         }
     }
 
     private void handOver(Object item) {
         try {
-            switch (item) {
-                case Delivery delivery -> {
-                    handedId = delivery.id();
-                    sink.onEvent(delivery);
-                }
-                case Reload reload -> {
-                    handedId = reload.id();
-                    sink.onReload(reload);
-                }
-                case Closed closed -> sink.onClosed(closed.reason());
-                default -> throw new IllegalStateException("unexpected item " + item);
+            // An if chain, events first: a pattern switch over Object costs more than the sink's own work.
+            if (item instanceof Delivery delivery) {
+                HANDED_ID.setRelease(this, delivery.id());
+                sink.onEvent(delivery);
+            } else if (item instanceof Reload reload) {
+                HANDED_ID.setRelease(this, reload.id());
+                sink.onReload(reload);
+            } else if (item instanceof Closed closed) {
+                sink.onClosed(closed.reason());
+            } else {
+                throw new IllegalStateException("unexpected item " + item);
             }
             if (errors.isFailing()) {
                 errors.recovered("Sink of user '" + identity.userId() + "' accepts events again");
@@ -272,29 +378,35 @@ final class SinkQueue implements Registration {
         }
     }
 
+    // ---- registration and stats ----
+
+    /** Events beyond the capacity at {@code head} that DROP_OLDEST has yet to count (stats). */
+    long uncountedDrops(long head) {
+        return open && policy == OverflowPolicy.DROP_OLDEST ? Math.max(0, backlog.excess(head)) : 0;
+    }
+
+    /** Events pending at {@code head}, up to the capacity. */
+    int depth(long head) {
+        return open ? (int) Math.min(backlog.pending(head), capacity) : 0;
+    }
+
     @Override
     public String position() {
         return handedId;
     }
 
     @Override
-    public synchronized int queued() {
-        return events;
+    public int queued() {
+        return depth(log.head());
     }
 
     @Override
-    public synchronized boolean isOpen() {
+    public boolean isOpen() {
         return open;
     }
 
     @Override
     public void close() {
-        synchronized (this) {
-            if (!open) {
-                return;
-            }
-            closeLocked("closed by the server", DropReason.SINK_CLOSED, false);
-        }
-        hub.unregister(this);
+        close("closed by the server", false);
     }
 }

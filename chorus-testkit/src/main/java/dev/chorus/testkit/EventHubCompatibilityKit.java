@@ -190,6 +190,57 @@ public abstract class EventHubCompatibilityKit {
         }
     }
 
+    /**
+     * Broadcasts and user and group events from every replica, interleaved: the sinks of one identity on
+     * one replica all get the same events in the same order (that replica's), each publisher's in its order.
+     */
+    @Test
+    void sinksOnOneReplica_getBroadcastsAndTheirOwnEventsInOneOrder() {
+        List<EventHub> hubs = hubs(3);
+        Identity alice = Identity.of("alice", "acme");
+        List<List<RecordingSink>> perReplica = new ArrayList<>();
+        List<RecordingSink> all = new ArrayList<>();
+        for (EventHub hub : hubs) {
+            List<RecordingSink> sinks = new ArrayList<>();
+            for (int j = 0; j < 3; j++) {
+                RecordingSink sink = new RecordingSink();
+                hub.register(alice, sink);
+                sinks.add(sink);
+            }
+            perReplica.add(sinks);
+            all.addAll(sinks);
+        }
+
+        for (int k = 0; k < 10; k++) {
+            publishMix(hubs, "m" + k);
+        }
+        markEnd(hubs, "end", all);
+
+        for (List<RecordingSink> sinks : perReplica) {
+            List<String> order = sinks.get(0).texts();
+            assertThat(order).hasSize(10 * 3 * 3 * 3 + 3).doesNotHaveDuplicates();
+            assertThat(order).noneMatch(t -> t.contains("-bob-") || t.contains("-globex-"));
+            for (RecordingSink sink : sinks) {
+                assertThat(sink.texts()).isEqualTo(order);
+                assertThat(sink.reloads()).isEmpty();
+            }
+            for (int i = 0; i < hubs.size(); i++) {
+                String suffix = "-" + i + "-";
+                List<String> published = new ArrayList<>();
+                for (int k = 0; k < 10; k++) {
+                    for (int round = 0; round < 3; round++) {
+                        for (String kind : List.of("everyone", "alice", "acme")) {
+                            published.add("m" + k + "-" + kind + suffix + round);
+                        }
+                    }
+                }
+                assertThat(order.stream().filter(t -> t.contains(suffix)).toList())
+                        .as("hub %d's events in its order", i)
+                        .isEqualTo(published);
+            }
+        }
+    }
+
     @Test
     void backplaneDown_localDeliveryContinues_andTheOthersGetEverythingOrAReloadSignal() throws Exception {
         Optional<BackplaneCompatibilityKit.Faults> faults = cluster.faults();
