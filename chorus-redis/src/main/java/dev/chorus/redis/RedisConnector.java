@@ -15,8 +15,12 @@ import io.lettuce.core.protocol.ProtocolVersion;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.Transports;
+import io.netty.channel.EventLoopGroup;
+import io.netty.util.concurrent.EventExecutor;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Pattern;
@@ -50,6 +54,7 @@ public final class RedisConnector implements AutoCloseable {
     private final RedisClient commandClient;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile @Nullable StatefulRedisConnection<String, String> commands;
+    private volatile @Nullable EventLoopGroup eventLoops;
 
     private RedisConnector(Builder builder) {
         this.url = builder.url;
@@ -127,6 +132,32 @@ public final class RedisConnector implements AutoCloseable {
     }
 
     /**
+     * The Netty event loop that runs on {@code thread}, or null when none does. A connection's command
+     * callbacks run on its event loop; work handed to that loop reaches the connection's socket without
+     * another thread hop.
+     */
+    @Nullable
+    Executor eventLoopOf(Thread thread) {
+        EventLoopGroup group = eventLoops;
+        if (group == null) {
+            synchronized (this) {
+                group = eventLoops;
+                if (group == null) {
+                    // The same group the clients' connections run on: the provider keeps one per type.
+                    group = resources.eventLoopGroupProvider().allocate(Transports.eventLoopGroupClass());
+                    eventLoops = group;
+                }
+            }
+        }
+        for (EventExecutor loop : group) {
+            if (loop.inEventLoop(thread)) {
+                return loop;
+            }
+        }
+        return null;
+    }
+
+    /**
      * The shared string connection for membership and leases. Made once and then reconnected by Lettuce
      * itself: while it reconnects, commands fail fast (they are rejected) instead of opening another
      * connection per outage.
@@ -157,6 +188,10 @@ public final class RedisConnector implements AutoCloseable {
     public void close() {
         if (!closed.compareAndSet(false, true)) {
             return;
+        }
+        EventLoopGroup group = eventLoops;
+        if (group != null) {
+            resources.eventLoopGroupProvider().release(group, 0, 2, TimeUnit.SECONDS);
         }
         StatefulRedisConnection<String, String> c = commands;
         if (c != null) {
