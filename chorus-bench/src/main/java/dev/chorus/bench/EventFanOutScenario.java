@@ -23,6 +23,7 @@ final class EventFanOutScenario implements Scenario {
     private static final int SINKS_PER_REPLICA = 1_000;
     private static final int[] RATES = {100, 1_000, 3_000, 10_000};
     private static final int TARGET_RATE = 10_000;
+    private static final String ONE_REPLICA = ", one replica's share (2 replicas, 1,000 sinks on the receiving one)";
     private static final double TARGET_P99_MICROS = 20_000;
     private static final int RAW_RECEIVERS = 2;
     private static final int RAW_WINDOW = 16_384;
@@ -50,7 +51,9 @@ final class EventFanOutScenario implements Scenario {
                 from the first publish to the last delivery). Latency: publish → sink callback, sampled on every \
                 %dth sink (one histogram per replica). Loss: deliveries neither made nor reported as dropped \
                 (must be 0); drops by the overflow policy and reload signals are in the notes. Each transport \
-                warms up at 1,000 events/s first.
+                warms up at 1,000 events/s first. *one replica's share*: a \
+                publishing replica without sinks and one with 1,000, at the target rate: what one replica of a \
+                deployment carries, on cores shared by two replicas instead of three.
 
                 **raw**: the transport without Chorus, max rate into %d receivers, measured in the same run: \
                 in-process, a `LinkedTransferQueue` per receiver; PostgreSQL, batched `pg_notify` into \
@@ -106,6 +109,7 @@ final class EventFanOutScenario implements Scenario {
                 config,
                 "jgroups",
                 JGroupsBench.replicas(JGroupsBench.freePorts(REPLICAS)),
+                JGroupsBench.replicas(JGroupsBench.freePorts(2)),
                 () -> new RawJGroupsFanOut(RAW_RECEIVERS)));
         return rows;
     }
@@ -120,6 +124,16 @@ final class EventFanOutScenario implements Scenario {
 
     private static List<ResultRow> transport(
             BenchConfig config, String transport, Function<String, BenchReplica> start, Supplier<FanOut> raw) {
+        return transport(config, transport, start, start, raw);
+    }
+
+    /** {@code startShare} starts the replicas of the one-replica-share run (JGroups needs other ports). */
+    private static List<ResultRow> transport(
+            BenchConfig config,
+            String transport,
+            Function<String, BenchReplica> start,
+            Function<String, BenchReplica> startShare,
+            Supplier<FanOut> raw) {
         List<ResultRow> rows = new ArrayList<>();
         int seconds = config.pick(4, 1);
         try (HubFanOut fanOut = new HubFanOut(start, REPLICAS, SINKS_PER_REPLICA)) {
@@ -130,6 +144,14 @@ final class EventFanOutScenario implements Scenario {
                 HubFanOut.Outcome outcome = fanOut.fixedRate(count, rate, STALL);
                 rows.add(row(transport, rate, outcome, fanOut.queueHighWaterMark()));
             }
+        }
+        // What one replica of a deployment carries at the target rate (1,000 sinks, every event from
+        // elsewhere), with the machine shared by two replicas instead of three.
+        try (HubFanOut fanOut = new HubFanOut(startShare, 2, SINKS_PER_REPLICA, false)) {
+            fanOut.fixedRate(config.pick(2_000, 300), 1_000, STALL);
+            int count = TARGET_RATE * Math.max(1, seconds / 2);
+            HubFanOut.Outcome outcome = fanOut.fixedRate(count, TARGET_RATE, STALL);
+            rows.add(row(transport, TARGET_RATE, outcome, fanOut.queueHighWaterMark(), ONE_REPLICA));
         }
         try (FanOut fanOut = raw.get()) {
             FanOutDriver driver = new FanOutDriver(fanOut, STALL);
@@ -163,6 +185,11 @@ final class EventFanOutScenario implements Scenario {
     }
 
     private static ResultRow row(String transport, int rate, HubFanOut.Outcome outcome, long highWaterMark) {
+        return row(transport, rate, outcome, highWaterMark, "");
+    }
+
+    private static ResultRow row(
+            String transport, int rate, HubFanOut.Outcome outcome, long highWaterMark, String modeSuffix) {
         List<String> notes = new ArrayList<>();
         notes.add(String.format(
                 Locale.ROOT,
@@ -189,7 +216,7 @@ final class EventFanOutScenario implements Scenario {
         return new ResultRow(
                 NAME,
                 "chorus " + transport,
-                String.format(Locale.ROOT, "broadcast %,d events/s", rate),
+                String.format(Locale.ROOT, "broadcast %,d events/s", rate) + modeSuffix,
                 outcome.events(),
                 outcome.deliveriesPerSecond(),
                 outcome.latency().percentileMicros(50),

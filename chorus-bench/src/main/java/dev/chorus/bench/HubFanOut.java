@@ -37,7 +37,16 @@ final class HubFanOut implements AutoCloseable {
     private final int sinks;
 
     HubFanOut(Function<String, BenchReplica> start, int replicaCount, int sinksPerReplica) {
-        this.sinks = replicaCount * sinksPerReplica;
+        this(start, replicaCount, sinksPerReplica, true);
+    }
+
+    /**
+     * As above; without {@code sinksOnPublisher} the first replica only publishes, so each other replica
+     * carries the load one replica of a deployment would, on cores it shares with fewer others.
+     */
+    HubFanOut(Function<String, BenchReplica> start, int replicaCount, int sinksPerReplica, boolean sinksOnPublisher) {
+        int firstWithSinks = sinksOnPublisher ? 0 : 1;
+        this.sinks = (replicaCount - firstWithSinks) * sinksPerReplica;
         try {
             for (int r = 0; r < replicaCount; r++) {
                 replicas.add(start.apply("events-" + r));
@@ -49,7 +58,7 @@ final class HubFanOut implements AutoCloseable {
                 hubs.add(EventHub.builder(backplane).build());
             }
             awaitHubsKnowEachOther(replicaCount);
-            for (int r = 0; r < replicaCount; r++) {
+            for (int r = firstWithSinks; r < replicaCount; r++) {
                 LatencyRecorder latency = new LatencyRecorder();
                 latencies.add(latency);
                 for (int i = 0; i < sinksPerReplica; i++) {

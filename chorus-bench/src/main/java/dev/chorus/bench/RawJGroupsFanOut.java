@@ -80,6 +80,7 @@ final class RawJGroupsFanOut implements FanOut {
     private JChannel channel(List<Integer> ports, int index) throws Exception {
         List<Protocol> stack = new ArrayList<>();
         stack.add(new TCP()
+                .tcpNodelay(true) // as Chorus sets it
                 .setBindAddress(JGroupsBench.LOOPBACK)
                 .setBindPort(ports.get(index))
                 .setPortRange(0));
