@@ -208,8 +208,10 @@ final class HubFanOut implements AutoCloseable {
 
         @Override
         public void onEvent(Delivery delivery) {
-            long now = System.nanoTime();
+            // Only sampling sinks read the clock: at 30 million deliveries a second, a clock read on each
+            // (~26 ns here) is most of a core spent measuring rather than delivering.
             if (latency != null) {
+                long now = System.nanoTime();
                 long published = Payloads.publishedNanos(delivery.event().data());
                 synchronized (latency) {
                     latency.record(now - published);

@@ -1,31 +1,24 @@
 package dev.chorus.events;
 
-import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
-import dev.chorus.backplane.BackplaneStats;
-import dev.chorus.backplane.ConnectivityListener;
-import dev.chorus.backplane.Message;
 import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
-import dev.chorus.health.Health;
 import dev.chorus.wire.Envelope;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * A real backplane whose incoming messages can be held back and released later, in order: a replica that
  * is behind the others (its transport is slow), without anything being lost.
  */
-final class GatedBackplane implements Backplane {
+final class GatedBackplane extends ForwardingBackplane {
 
-    private final Backplane delegate;
     private final List<Runnable> held = new ArrayList<>();
     private boolean holding;
 
     GatedBackplane(Backplane delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     /** Holds back what arrives from now on. */
@@ -61,45 +54,5 @@ final class GatedBackplane implements Backplane {
                 arrive(() -> subscriber.onMissed(missed));
             }
         });
-    }
-
-    @Override
-    public CompletableFuture<Void> publish(Message message) {
-        return delegate.publish(message);
-    }
-
-    @Override
-    public ReplicaId replica() {
-        return delegate.replica();
-    }
-
-    @Override
-    public String cluster() {
-        return delegate.cluster();
-    }
-
-    @Override
-    public String backend() {
-        return delegate.backend();
-    }
-
-    @Override
-    public Subscription onConnectivity(ConnectivityListener listener) {
-        return delegate.onConnectivity(listener);
-    }
-
-    @Override
-    public Health health() {
-        return delegate.health();
-    }
-
-    @Override
-    public BackplaneStats stats() {
-        return delegate.stats();
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
     }
 }

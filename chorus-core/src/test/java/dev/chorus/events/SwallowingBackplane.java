@@ -1,13 +1,7 @@
 package dev.chorus.events;
 
-import dev.chorus.ReplicaId;
-import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
-import dev.chorus.backplane.BackplaneStats;
-import dev.chorus.backplane.ConnectivityListener;
 import dev.chorus.backplane.Message;
-import dev.chorus.backplane.Subscriber;
-import dev.chorus.health.Health;
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -17,13 +11,12 @@ import java.util.concurrent.CompletableFuture;
  * if they were lost above the transport. The transport never sees them, so it reports no gap: only the
  * hubs' own checks can find the loss.
  */
-final class SwallowingBackplane implements Backplane {
+final class SwallowingBackplane extends ForwardingBackplane {
 
-    private final Backplane delegate;
     private final Map<HubWire.Kind, Integer> toSwallow = new EnumMap<>(HubWire.Kind.class);
 
     SwallowingBackplane(Backplane delegate) {
-        this.delegate = delegate;
+        super(delegate);
     }
 
     /** Swallows the next {@code count} hub messages of {@code kind}. */
@@ -50,45 +43,5 @@ final class SwallowingBackplane implements Backplane {
     @Override
     public CompletableFuture<Void> publish(Message message) {
         return swallow(message) ? CompletableFuture.completedFuture(null) : delegate.publish(message);
-    }
-
-    @Override
-    public ReplicaId replica() {
-        return delegate.replica();
-    }
-
-    @Override
-    public String cluster() {
-        return delegate.cluster();
-    }
-
-    @Override
-    public String backend() {
-        return delegate.backend();
-    }
-
-    @Override
-    public Subscription subscribe(String topic, Subscriber subscriber) {
-        return delegate.subscribe(topic, subscriber);
-    }
-
-    @Override
-    public Subscription onConnectivity(ConnectivityListener listener) {
-        return delegate.onConnectivity(listener);
-    }
-
-    @Override
-    public Health health() {
-        return delegate.health();
-    }
-
-    @Override
-    public BackplaneStats stats() {
-        return delegate.stats();
-    }
-
-    @Override
-    public void close() {
-        delegate.close();
     }
 }

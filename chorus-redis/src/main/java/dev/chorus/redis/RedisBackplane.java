@@ -303,8 +303,13 @@ public final class RedisBackplane extends AbstractBackplane {
                 Thread.ofVirtual().name("chorus-redis-publisher").start(this::connectThenDrain);
                 return;
             }
-            while (!queue.isEmpty() && inFlight.tryAcquire()) {
+            // A PUBLISH can fail at once (a closed connection): the rest then waits for a new connection
+            // rather than failing frame after frame on the dead one.
+            while (this.link == link && !queue.isEmpty() && inFlight.tryAcquire()) {
                 send(link, takeFrame());
+            }
+            if (this.link != link && !queue.isEmpty()) {
+                continue;
             }
             draining.set(false);
             // A publish or a completion that came after the loop above but before the flag cleared saw the

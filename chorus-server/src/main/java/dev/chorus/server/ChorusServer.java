@@ -3,6 +3,7 @@ package dev.chorus.server;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.chorus.Backoff;
 import dev.chorus.ChorusConfig;
+import dev.chorus.ChorusException;
 import dev.chorus.ChorusVersion;
 import dev.chorus.ConfigurationException;
 import dev.chorus.ReplicaId;
@@ -131,6 +132,18 @@ public final class ChorusServer implements AutoCloseable {
             if (chorus.databaseUrl().isPresent()) {
                 database = PostgresDatabase.builder(chorus.databaseUrl().get()).build();
                 closeables.push(database);
+                // Membership and leases live here whatever the backplane; only the PostgreSQL backplane
+                // created the tables by itself, so on another backplane a fresh database had none.
+                try {
+                    database.ensureSchema();
+                } catch (java.sql.SQLException e) {
+                    throw new ChorusException(
+                            "Could not create Chorus's tables (schema '" + database.schema() + "') on "
+                                    + database.describe() + ": " + e.getMessage()
+                                    + ". The user of DATABASE_URL needs CREATE on the database, or run schema.sql"
+                                    + " from the chorus-postgres jar yourself.",
+                            e);
+                }
             }
             ResourceStore store = database == null
                     ? new InMemoryResourceStore()
