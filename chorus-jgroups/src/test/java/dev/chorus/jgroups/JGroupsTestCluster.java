@@ -6,10 +6,8 @@ import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.testkit.BackplaneCompatibilityKit;
-import java.io.IOException;
-import java.io.UncheckedIOException;
+import dev.chorus.testkit.LoopbackPorts;
 import java.net.InetAddress;
-import java.net.ServerSocket;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -50,22 +48,7 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
 
     /** A free TCP port on loopback whose FD_SOCK2 companion (port + 100) is free too. */
     static int freePort() {
-        for (int attempt = 0; attempt < 50; attempt++) {
-            try (ServerSocket s = new ServerSocket(0, 1, LOOPBACK)) {
-                int port = s.getLocalPort();
-                if (port + 100 > 65535) {
-                    continue;
-                }
-                try (ServerSocket companion = new ServerSocket(port + 100, 1, LOOPBACK)) {
-                    return port;
-                } catch (IOException taken) {
-                    // try another
-                }
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        throw new IllegalStateException("no free loopback port pair found");
+        return LoopbackPorts.free(100);
     }
 
     /** A builder for a member of cluster {@code cluster} on {@code port} with fast timeouts for tests. */

@@ -1,8 +1,6 @@
 package dev.chorus.server;
 
-import java.io.IOException;
-import java.net.InetAddress;
-import java.net.ServerSocket;
+import dev.chorus.testkit.LoopbackPorts;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -38,10 +36,6 @@ class JGroupsServerClusterIT extends ServerClusterContract {
     }
 
     private static int freePort() {
-        try (ServerSocket socket = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
-            return socket.getLocalPort();
-        } catch (IOException e) {
-            throw new IllegalStateException(e);
-        }
+        return LoopbackPorts.free(100); // FD_SOCK2 listens on port + 100
     }
 }

@@ -1,0 +1,42 @@
+package dev.chorus.testkit;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.util.concurrent.ThreadLocalRandom;
+
+/**
+ * Free loopback ports for servers a test starts on a port of its choosing (JGroups members, replicas).
+ *
+ * <p>Ports come from below the kernel's usual ephemeral range (Linux: 32768 and up). A port the kernel
+ * hands out for {@code new ServerSocket(0)} is also one it may give the next outgoing connection: between
+ * the test choosing it and the server binding it, a member's client socket took it, and the member failed
+ * with "No available port to bind to".
+ */
+public final class LoopbackPorts {
+
+    private static final int FIRST = 20_000;
+    private static final int LAST = 32_000;
+
+    private LoopbackPorts() {}
+
+    /** A port free on loopback together with {@code port + companionOffset} (0 for none). */
+    public static int free(int companionOffset) {
+        InetAddress loopback = InetAddress.getLoopbackAddress();
+        for (int attempt = 0; attempt < 200; attempt++) {
+            int port = ThreadLocalRandom.current().nextInt(FIRST, LAST);
+            if (isFree(loopback, port) && (companionOffset == 0 || isFree(loopback, port + companionOffset))) {
+                return port;
+            }
+        }
+        throw new IllegalStateException("no free loopback port between " + FIRST + " and " + LAST + " after 200 tries");
+    }
+
+    private static boolean isFree(InetAddress loopback, int port) {
+        try (ServerSocket socket = new ServerSocket(port, 1, loopback)) {
+            return true;
+        } catch (IOException taken) {
+            return false;
+        }
+    }
+}
