@@ -55,15 +55,7 @@ class AgentsClusterIT {
         Api apiA = new Api(a.uri());
         Api apiC = new Api(c.uri());
         for (Api api : List.of(apiA, apiC)) {
-            await().atMost(Duration.ofSeconds(20))
-                    .until(() -> api.get("/health")
-                                    .json()
-                                    .path("components")
-                                    .path("membership")
-                                    .path("details")
-                                    .path("live")
-                                    .asInt()
-                            == 3);
+            await().atMost(Duration.ofSeconds(20)).until(() -> api.liveMembers() == 3);
         }
         String writer = apiA.token(TestClients.WRITER, TestClients.SECRET);
         String admin = apiA.token(TestClients.ADMIN, TestClients.SECRET);

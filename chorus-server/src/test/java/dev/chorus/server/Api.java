@@ -62,6 +62,17 @@ final class Api {
         return HttpRequest.newBuilder(base.resolve(path));
     }
 
+    /** The live members this replica's membership reports in {@code /health}. */
+    int liveMembers() throws Exception {
+        return get("/health")
+                .json()
+                .path("components")
+                .path("membership")
+                .path("details")
+                .path("live")
+                .asInt();
+    }
+
     Response get(String path) {
         return send(request(path).GET());
     }

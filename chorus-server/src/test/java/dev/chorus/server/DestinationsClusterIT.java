@@ -60,15 +60,7 @@ class DestinationsClusterIT {
         replicas.add(c);
         apis.add(new Api(c.uri()));
         Api a = apis.get(0);
-        await().atMost(Duration.ofSeconds(20))
-                .until(() -> a.get("/health")
-                                .json()
-                                .path("components")
-                                .path("membership")
-                                .path("details")
-                                .path("live")
-                                .asInt()
-                        == 3);
+        await().atMost(Duration.ofSeconds(20)).until(() -> a.liveMembers() == 3);
         String writer = a.token(TestClients.WRITER, TestClients.SECRET);
         String admin = a.token(TestClients.ADMIN, TestClients.SECRET);
 

@@ -28,15 +28,7 @@ class FreshDatabaseIT {
         Map<String, String> env = TestClients.sharedStorage("fresh", null);
         try (ServerProcess a = ServerProcess.start("a", env)) {
             Api api = new Api(a.uri());
-            await().atMost(Duration.ofSeconds(30))
-                    .until(() -> api.get("/health")
-                                    .json()
-                                    .path("components")
-                                    .path("membership")
-                                    .path("details")
-                                    .path("live")
-                                    .asInt()
-                            == 1);
+            await().atMost(Duration.ofSeconds(30)).until(() -> api.liveMembers() == 1);
             assertThat(a.printed("does not exist")).isFalse();
         }
     }

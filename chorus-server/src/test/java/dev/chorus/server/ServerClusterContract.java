@@ -55,15 +55,7 @@ abstract class ServerClusterContract {
         Api b = new Api(start("b", transport, key).uri());
         Api c = new Api(start("c", transport, key).uri());
         for (Api replica : List.of(a, b, c)) {
-            await().atMost(Duration.ofSeconds(20))
-                    .until(() -> replica.get("/health")
-                                    .json()
-                                    .path("components")
-                                    .path("membership")
-                                    .path("details")
-                                    .path("live")
-                                    .asInt()
-                            == 3);
+            await().atMost(Duration.ofSeconds(20)).until(() -> replica.liveMembers() == 3);
         }
 
         // Tokens issued by one replica are valid on the others.
