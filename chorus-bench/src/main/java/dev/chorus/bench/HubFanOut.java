@@ -212,7 +212,7 @@ final class HubFanOut implements AutoCloseable {
             // (~26 ns here) is most of a core spent measuring rather than delivering.
             if (latency != null) {
                 long now = System.nanoTime();
-                long published = Payloads.publishedNanos(delivery.event().data());
+                long published = delivery.event().dataBuffer().getLong(0);
                 synchronized (latency) {
                     latency.record(now - published);
                 }

@@ -1,6 +1,7 @@
 package dev.chorus.events;
 
 import dev.chorus.ChorusException;
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Objects;
@@ -35,6 +36,14 @@ public record Event(String type, byte[] data) {
     @Override
     public byte[] data() {
         return data.clone();
+    }
+
+    /**
+     * A read-only view of the data, without copying it: for a sink that writes the same event to many
+     * clients, where {@link #data()} would copy it once per client.
+     */
+    public ByteBuffer dataBuffer() {
+        return ByteBuffer.wrap(data).asReadOnlyBuffer();
     }
 
     /** The data decoded as UTF-8. */

@@ -33,6 +33,11 @@ final class IdleSinks {
         } while (!top.compareAndSet(next, sink));
     }
 
+    /** Whether no sink is listed. */
+    boolean isEmpty() {
+        return top.get() == null;
+    }
+
     /** Takes every listed sink and wakes it. */
     void wakeAll() {
         if (top.get() == null) {

@@ -262,6 +262,7 @@ final class SinkQueue implements Registration {
         Object[] batch = new Object[BATCH];
         int taken = 0;
         int handed = 0;
+        long delivered = 0;
         boolean finished = false;
         try {
             while (true) {
@@ -278,7 +279,6 @@ final class SinkQueue implements Registration {
                     }
                     continue;
                 }
-                int delivered = 0;
                 while (handed < taken) {
                     Object item = batch[handed];
                     batch[handed++] = null;
@@ -287,9 +287,13 @@ final class SinkQueue implements Registration {
                     }
                     handOver(item);
                 }
-                counters.delivered.add(delivered);
+                if (taken < BATCH || delivered >= 1024) {
+                    counters.delivered.add(delivered);
+                    delivered = 0;
+                }
             }
         } finally {
+            if (delivered > 0) counters.delivered.add(delivered);
             if (!finished) {
                 recoverFromError(batch, handed, taken);
             }

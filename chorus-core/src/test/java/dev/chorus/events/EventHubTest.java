@@ -345,6 +345,63 @@ class EventHubTest {
         }
     }
 
+    /**
+     * Broadcasts closer together than the wake spacing (here 200 ms, from the test's per-sink wait) reach
+     * sinks that ran out of work through one deferred wake-up: awaiting each fifth event lets the sinks go
+     * idle, so the next broadcasts take that path. None may be left waiting, and each sink sees them in order.
+     */
+    @Test
+    void broadcastsCloseTogether_shareADeferredWakeUp_andEveryOneArrivesInOrder() {
+        EventHub hub = EventHub.builder(join("a"))
+                .heartbeat(Duration.ofHours(1))
+                .maxWakeDelay(Duration.ofMillis(200))
+                .wakeNanosPerSink(Duration.ofMillis(200).toNanos())
+                .build();
+        closing.add(hub);
+        List<RecordingSink> sinks = new ArrayList<>();
+        for (int i = 0; i < 20; i++) {
+            RecordingSink sink = new RecordingSink();
+            hub.register(Identity.of("user-" + i, "acme"), sink);
+            sinks.add(sink);
+        }
+        List<String> sent = new ArrayList<>();
+
+        for (int i = 0; i <= 20; i++) {
+            sent.add("e" + i);
+            hub.broadcast(Event.of("t", "e" + i));
+            if (i % 5 == 0) {
+                int count = sent.size();
+                waiting().until(() -> sinks.stream().allMatch(s -> s.texts().size() == count));
+            }
+        }
+
+        waiting().until(() -> sinks.stream().allMatch(s -> s.texts().size() == sent.size()));
+        assertThat(sinks).allSatisfy(s -> assertThat(s.texts()).containsExactlyElementsOf(sent));
+        assertThat(hub.stats().delivered()).isEqualTo(20L * sent.size());
+    }
+
+    @Test
+    void close_whileAWakeUpIsDeferred_stillClosesEverySink() {
+        EventHub hub = EventHub.builder(join("a"))
+                .heartbeat(Duration.ofHours(1))
+                .maxWakeDelay(Duration.ofSeconds(1))
+                .wakeNanosPerSink(Duration.ofSeconds(1).toNanos())
+                .build();
+        closing.add(hub);
+        RecordingSink sink = new RecordingSink();
+        hub.register(ALICE, sink);
+        hub.broadcast(Event.of("t", "first"));
+        waiting().until(() -> sink.texts().equals(List.of("first")));
+
+        hub.broadcast(Event.of("t", "deferred"));
+        hub.close();
+
+        waiting()
+                .until(() ->
+                        sink.timeline.stream().anyMatch(item -> item.toString().startsWith("closed: ")));
+        assertThat(sink.timeline.get(sink.timeline.size() - 1).toString()).contains("shutting down");
+    }
+
     @Test
     void builder_rejectsBadValuesNamingThem() {
         Backplane a = join("a");
@@ -358,6 +415,10 @@ class EventHubTest {
         assertThatThrownBy(() -> EventHub.builder(a).heartbeat(Duration.ofNanos(999_999)))
                 .hasMessageContaining("heartbeat must be at least 1 ms");
         assertThatThrownBy(() -> EventHub.builder(a).topic(" ")).hasMessageContaining("topic");
+        assertThatThrownBy(() -> EventHub.builder(a).maxWakeDelay(Duration.ofMillis(-1)))
+                .hasMessageContaining("maxWakeDelay must be 0 to 1 s, was PT-0.001S");
+        assertThatThrownBy(() -> EventHub.builder(a).maxWakeDelay(Duration.ofSeconds(2)))
+                .hasMessageContaining("maxWakeDelay must be 0 to 1 s, was PT2S");
         assertThatThrownBy(() -> Identity.of(" ")).hasMessageContaining("authenticated principal");
         assertThatThrownBy(() -> Event.of("", "x")).hasMessageContaining("Event type");
     }

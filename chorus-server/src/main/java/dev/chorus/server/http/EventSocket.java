@@ -172,7 +172,7 @@ final class EventSocket {
 
         @Override
         public void onEvent(Delivery delivery) {
-            String data = new String(delivery.event().data(), StandardCharsets.UTF_8);
+            String data = delivery.event().text();
             StringBuilder frame = new StringBuilder(96 + data.length());
             try {
                 frame.append("{\"type\":\"event\",\"id\":")
