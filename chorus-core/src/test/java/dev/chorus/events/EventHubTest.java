@@ -48,6 +48,17 @@ class EventHubTest {
         return hub;
     }
 
+    /** A hub whose broadcasts wake idle sinks at most once per {@code spacing}, even with a single sink. */
+    private EventHub hubWakingEvery(Duration spacing) {
+        EventHub hub = EventHub.builder(join("a"))
+                .heartbeat(Duration.ofHours(1))
+                .maxWakeDelay(spacing)
+                .wakeNanosPerSink(spacing.toNanos())
+                .build();
+        closing.add(hub);
+        return hub;
+    }
+
     private static ConditionFactory waiting() {
         return await().atMost(Duration.ofSeconds(10)).pollInterval(Duration.ofMillis(5));
     }
@@ -352,12 +363,7 @@ class EventHubTest {
      */
     @Test
     void broadcastsCloseTogether_shareADeferredWakeUp_andEveryOneArrivesInOrder() {
-        EventHub hub = EventHub.builder(join("a"))
-                .heartbeat(Duration.ofHours(1))
-                .maxWakeDelay(Duration.ofMillis(200))
-                .wakeNanosPerSink(Duration.ofMillis(200).toNanos())
-                .build();
-        closing.add(hub);
+        EventHub hub = hubWakingEvery(Duration.ofMillis(200));
         List<RecordingSink> sinks = new ArrayList<>();
         for (int i = 0; i < 20; i++) {
             RecordingSink sink = new RecordingSink();
@@ -382,12 +388,7 @@ class EventHubTest {
 
     @Test
     void close_whileAWakeUpIsDeferred_stillClosesEverySink() {
-        EventHub hub = EventHub.builder(join("a"))
-                .heartbeat(Duration.ofHours(1))
-                .maxWakeDelay(Duration.ofSeconds(1))
-                .wakeNanosPerSink(Duration.ofSeconds(1).toNanos())
-                .build();
-        closing.add(hub);
+        EventHub hub = hubWakingEvery(Duration.ofSeconds(1));
         RecordingSink sink = new RecordingSink();
         hub.register(ALICE, sink);
         hub.broadcast(Event.of("t", "first"));
