@@ -34,7 +34,9 @@ final class TopicSubscription implements Subscription {
     private final Clock clock;
     private final BackplaneCounters counters;
     private final Runnable onClose;
-    private final String threadName;
+    /** Used by the one who set "scheduled" only, so never by two threads at once (builders are not thread-safe). */
+    private final Thread.Builder threadBuilder;
+
     private final Queue<Object> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicBoolean scheduled = new AtomicBoolean();
@@ -56,7 +58,7 @@ final class TopicSubscription implements Subscription {
         this.clock = clock;
         this.counters = counters;
         this.onClose = onClose;
-        this.threadName = "chorus-deliver-" + topic;
+        this.threadBuilder = Thread.ofVirtual().name("chorus-deliver-" + topic);
     }
 
     String topic() {
@@ -98,7 +100,7 @@ final class TopicSubscription implements Subscription {
 
     private void schedule() {
         if (scheduled.compareAndSet(false, true)) {
-            Thread.ofVirtual().name(threadName).start(this::drain);
+            threadBuilder.start(this::drain);
         }
     }
 
