@@ -21,13 +21,21 @@ public final class Frames {
     /** Second magic byte of a frame. */
     public static final byte MAGIC_1 = 'B';
 
+    /** Bytes of a frame before its first envelope: the magic. */
+    public static final int HEADER_BYTES = 2;
+
     private Frames() {}
+
+    /** Bytes {@code envelope} adds to a frame: its length and itself. */
+    public static int entryBytes(byte[] envelope) {
+        return 4 + envelope.length;
+    }
 
     /** The frame size of {@code envelopes}. */
     public static int size(List<byte[]> envelopes) {
-        int size = 2;
+        int size = HEADER_BYTES;
         for (byte[] envelope : envelopes) {
-            size += 4 + envelope.length;
+            size += entryBytes(envelope);
         }
         return size;
     }

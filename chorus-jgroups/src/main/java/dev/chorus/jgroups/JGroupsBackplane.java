@@ -569,14 +569,10 @@ public final class JGroupsBackplane extends AbstractBackplane {
         }
         String recovered = "JGroups sender on '" + config.cluster + "' sends again";
         List<Outgoing> frame = new ArrayList<>();
-        Outgoing carried = null;
         while (true) {
-            Outgoing first = carried;
-            carried = null;
+            Outgoing first;
             try {
-                if (first == null) {
-                    first = queue.poll(200, TimeUnit.MILLISECONDS);
-                }
+                first = queue.poll(200, TimeUnit.MILLISECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
                 break;
@@ -588,25 +584,20 @@ public final class JGroupsBackplane extends AbstractBackplane {
                 continue;
             }
             // Take what is queued in one go: one wake-up and one JGroups message per frame, not per envelope.
+            // A control message travels alone. This thread is the queue's only taker, so a peeked one stays.
             frame.add(first);
-            int size = 2 + 4 + first.bytes().length;
+            int size = Frames.HEADER_BYTES + Frames.entryBytes(first.bytes());
             Outgoing next;
             while (!first.control()
-                    && size < MAX_FRAME_BYTES
                     && frame.size() < MAX_FRAME_ENVELOPES
-                    && (next = queue.poll()) != null) {
-                if (next.control() || size + 4 + next.bytes().length > MAX_FRAME_BYTES) {
-                    carried = next;
-                    break;
-                }
-                frame.add(next);
-                size += 4 + next.bytes().length;
+                    && (next = queue.peek()) != null
+                    && !next.control()
+                    && size + Frames.entryBytes(next.bytes()) <= MAX_FRAME_BYTES) {
+                frame.add(queue.poll());
+                size += Frames.entryBytes(next.bytes());
             }
             send(frame, recovered);
             frame.clear();
-        }
-        if (carried != null) {
-            complete(carried, new PublishFailedException("the JGroups backplane closed", null));
         }
         failRemaining(new PublishFailedException("the JGroups backplane closed", null));
     }

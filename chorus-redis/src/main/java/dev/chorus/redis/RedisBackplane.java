@@ -324,14 +324,15 @@ public final class RedisBackplane extends AbstractBackplane {
     /** Queued envelopes in order, up to a frame's size; only the drain takes from the queue. */
     private List<Outgoing> takeFrame() {
         List<Outgoing> frame = new ArrayList<>();
-        int size = 2;
+        int size = Frames.HEADER_BYTES;
         Outgoing next;
         while (frame.size() < MAX_FRAME_ENVELOPES && (next = queue.peek()) != null) {
-            if (!frame.isEmpty() && size + 4 + next.envelope().length > MAX_FRAME_BYTES) {
+            int entry = Frames.entryBytes(next.envelope());
+            if (!frame.isEmpty() && size + entry > MAX_FRAME_BYTES) {
                 break;
             }
             frame.add(queue.poll());
-            size += 4 + next.envelope().length;
+            size += entry;
         }
         return frame;
     }
