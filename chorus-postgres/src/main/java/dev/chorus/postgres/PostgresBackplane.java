@@ -168,7 +168,6 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
             // Create the tables now when we can, so a transactional publish right after build() finds them;
             // if the database is down, the publisher creates them when it first connects.
             database.ensureSchema();
-            publisher.schemaReady();
         } catch (SQLException | RuntimeException e) {
             LOG.warn(
                     "Could not create the Chorus tables in {} yet ({}); will retry when the database answers",

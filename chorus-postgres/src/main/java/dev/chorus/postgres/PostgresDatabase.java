@@ -54,6 +54,10 @@ public final class PostgresDatabase implements AutoCloseable {
     private final String schema;
     private final int poolSize;
     private final boolean manageSchema;
+
+    /** Set once ensureSchema succeeded: the backplane, its publisher and the server each ask at start. */
+    private volatile boolean schemaInPlace;
+
     private final HikariDataSource pool;
     private final AtomicBoolean closed = new AtomicBoolean();
 
@@ -194,10 +198,11 @@ public final class PostgresDatabase implements AutoCloseable {
 
     /**
      * Creates the schema and tables if they are missing, under an advisory lock so that replicas starting
-     * together do not race. Idempotent. Does nothing when the builder said {@code manageSchema(false)}.
+     * together do not race. Idempotent: once it has succeeded, later calls on this database return at once.
+     * Does nothing when the builder said {@code manageSchema(false)}.
      */
     public void ensureSchema() throws SQLException {
-        if (!manageSchema) {
+        if (!manageSchema || schemaInPlace) {
             return;
         }
         String sql = schemaSql(schema);
@@ -215,6 +220,7 @@ public final class PostgresDatabase implements AutoCloseable {
                 connection.setAutoCommit(autoCommit);
             }
         }
+        schemaInPlace = true;
         LOG.debug("Chorus schema '{}' is in place on {}", schema, describe());
     }
 

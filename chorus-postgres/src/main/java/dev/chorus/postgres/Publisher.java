@@ -81,7 +81,6 @@ final class Publisher implements AutoCloseable {
     private long nextOutboxPoll;
     private @Nullable Connection connection;
     private @Nullable Thread thread;
-    private volatile boolean schemaReady;
 
     Publisher(
             PostgresDatabase database,
@@ -133,11 +132,6 @@ final class Publisher implements AutoCloseable {
     void kickOutbox() {
         kickedUntil = System.nanoTime() + KICK_WINDOW_NANOS;
         queue.offer(WAKE_UP);
-    }
-
-    /** The schema is known to exist: no need to create it on first connect. */
-    void schemaReady() {
-        schemaReady = true;
     }
 
     /** Envelopes waiting to be sent. */
@@ -225,10 +219,7 @@ final class Publisher implements AutoCloseable {
     private Connection connection() throws SQLException {
         Connection c = connection;
         if (c == null) {
-            if (!schemaReady) {
-                database.ensureSchema();
-                schemaReady = true;
-            }
+            database.ensureSchema(); // at once if the backplane's start already did it
             c = database.dedicatedConnection();
             c.setAutoCommit(true);
             try (java.sql.Statement statement = c.createStatement()) {
