@@ -30,20 +30,26 @@ final class PostgresWriteCostScenario implements Scenario {
     private static final Duration STALL_TIMEOUT = Duration.ofSeconds(10);
 
     private static final double TARGET_OUTBOX_RATIO = 0.9;
+    private static final int COMPILE_PASS_SECONDS = 4;
     private static final double EARLIER_NOTIFY_RATIO = 0.38;
 
     /** The variants, in the order they run. */
     private enum Variant {
-        BASELINE("no chorus (baseline)", null),
-        OUTBOX("chorus OUTBOX (default)", TransactionalPublish.OUTBOX),
-        NOTIFY_IN_TRANSACTION("chorus NOTIFY_IN_TRANSACTION (naive)", TransactionalPublish.NOTIFY_IN_TRANSACTION);
+        BASELINE("no chorus (baseline)", null, false),
+        OUTBOX_ON_COMMIT("chorus OUTBOX, withOutbox connection", TransactionalPublish.OUTBOX, true),
+        OUTBOX("chorus OUTBOX, plain connection", TransactionalPublish.OUTBOX, false),
+        NOTIFY_IN_TRANSACTION(
+                "chorus NOTIFY_IN_TRANSACTION (naive)", TransactionalPublish.NOTIFY_IN_TRANSACTION, false);
 
         final String label;
         final @Nullable TransactionalPublish mode;
+        /** Whether the writers' connections come from {@code backplane.withOutbox(connection)}. */
+        final boolean wrapped;
 
-        Variant(String label, @Nullable TransactionalPublish mode) {
+        Variant(String label, @Nullable TransactionalPublish mode, boolean wrapped) {
             this.label = label;
             this.mode = mode;
+            this.wrapped = wrapped;
         }
     }
 
@@ -64,39 +70,55 @@ final class PostgresWriteCostScenario implements Scenario {
                 recreated, vacuumed and checkpointed before each variant. %d platform threads, each with its own \
                 pgjdbc connection (auto-commit off), run transactions `UPDATE … SET counter = counter + 1 WHERE \
                 id = ?` on a random row, then `commit()`, for a fixed time after a warmup. **no chorus**: just \
-                that. **chorus OUTBOX**: `backplane.publish(connection, Message.of("%s", id))` before commit on a \
-                writer replica in the default mode (an outbox row in the caller's transaction; the replica's \
-                relay deletes and NOTIFYs it after commit). **chorus NOTIFY_IN_TRANSACTION**: the same call on a \
+                that. **chorus OUTBOX, withOutbox connection**: `backplane.publish(connection, \
+                Message.of("%s", id))` before commit on a writer replica in the default mode, each writer's \
+                connection wrapped by `backplane.withOutbox(connection)`, so its `commit()` sends the outbox row \
+                and the COMMIT in one round trip; the replica's relay deletes and NOTIFYs the row after commit. \
+                **chorus OUTBOX, plain connection**: the same without the wrapper, so the outbox INSERT is a \
+                statement of its own at the publish call. **chorus NOTIFY_IN_TRANSACTION**: the same call on a \
                 writer replica built with `transactionalPublish(NOTIFY_IN_TRANSACTION)` (`pg_notify` inside the \
-                caller's transaction). Both Chorus variants run a second, receiving replica subscribed to the \
+                caller's transaction). Every Chorus variant runs a second, receiving replica subscribed to the \
                 topic; default settings otherwise.
 
                 messages / msgs/s: transactions committed within the measured window, per second. Latency: the \
                 `commit()` call alone (txn = update + publish + commit in the notes). Loss: transactions \
                 committed with a publish (warmup included) − messages the receiving replica got, counted after \
                 the writers stop and the relay has drained (must be 0). Variants run one after another in the \
-                order shown, each after a warmup (full run: 2 s; 8 s for the baseline, which runs first and so \
-                also warms the JVM).
+                order shown, each after a warmup of 2 s; before any is measured, every variant runs %d s \
+                unmeasured in the same order, so that the JIT has compiled the code of all of them (full run \
+                only).
 
-                **Targets**: OUTBOX ≥ %.1f× the baseline's transactions/s; NOTIFY_IN_TRANSACTION was measured at \
+                **Targets**: OUTBOX (withOutbox connection, the recommended form) ≥ %.1f× the baseline's \
+                transactions/s; NOTIFY_IN_TRANSACTION was measured at \
                 %.2f× in an earlier study on this kind of machine.
-                """.formatted(WriteLoad.ROWS, WriteLoad.WRITERS, TOPIC, TARGET_OUTBOX_RATIO, EARLIER_NOTIFY_RATIO);
+                """.formatted(
+                        WriteLoad.ROWS,
+                        WriteLoad.WRITERS,
+                        TOPIC,
+                        COMPILE_PASS_SECONDS,
+                        TARGET_OUTBOX_RATIO,
+                        EARLIER_NOTIFY_RATIO);
     }
 
     @Override
     public List<ResultRow> run(BenchConfig config) {
+        // Every variant first runs unmeasured, so the JIT has compiled all of their code before any is measured:
+        // with per-variant warmups alone (2 s, then 6 s) the compiler threads still took a quarter to a third of
+        // the 2 cores inside the first Chorus variant's measured window.
+        Duration compilePass = Duration.ofSeconds(config.pick(COMPILE_PASS_SECONDS, 0));
         Duration warmup = Duration.ofMillis(config.pick(2_000, 300));
-        // The first variant also warms the JVM: measured after a 2 s warmup, the baseline ran ~15 % slower
-        // than the same baseline run again later (4,282 vs 4,910-5,107 tx/s on 2 cores).
-        Duration firstWarmup = Duration.ofMillis(config.pick(8_000, 1_000));
         Duration duration = Duration.ofSeconds(config.pick(10, 3));
         String mode = WriteLoad.WRITERS + " writers, " + duration.toSeconds() + " s";
         try (BenchPostgres postgres = BenchPostgres.open()) {
             List<ResultRow> rows = new ArrayList<>();
             double baseline = Double.NaN;
+            if (!compilePass.isZero()) {
+                for (Variant variant : Variant.values()) {
+                    measure(postgres, variant, Duration.ZERO, compilePass);
+                }
+            }
             for (Variant variant : Variant.values()) {
-                Measured measured =
-                        measure(postgres, variant, variant == Variant.BASELINE ? firstWarmup : warmup, duration);
+                Measured measured = measure(postgres, variant, warmup, duration);
                 if (variant == Variant.BASELINE) {
                     baseline = measured.load().perSecond();
                 }
@@ -115,7 +137,7 @@ final class PostgresWriteCostScenario implements Scenario {
         WriteLoad.prepareTable(postgres);
         TransactionalPublish mode = variant.mode;
         if (mode == null) {
-            return new Measured(WriteLoad.run(postgres, null, warmup, duration), 0, 0, 0, -1);
+            return new Measured(WriteLoad.run(postgres, c -> c, null, warmup, duration), 0, 0, 0, -1);
         }
         String channel = postgres.uniqueChannel("writes");
         DeliveryCounter delivered = new DeliveryCounter();
@@ -137,6 +159,7 @@ final class PostgresWriteCostScenario implements Scenario {
             PostgresBackplane backplane = writer.backplane();
             WriteLoad.Result load = WriteLoad.run(
                     postgres,
+                    variant.wrapped ? backplane::withOutbox : c -> c,
                     (transaction, id) -> backplane.publish(transaction, Message.of(TOPIC, Integer.toString(id))),
                     warmup,
                     duration);
@@ -165,11 +188,13 @@ final class PostgresWriteCostScenario implements Scenario {
             if (variant != Variant.BASELINE) {
                 double ratio = load.perSecond() / baselinePerSecond;
                 notes.add(
-                        variant == Variant.OUTBOX
+                        variant == Variant.OUTBOX_ON_COMMIT
                                 ? format(
                                         "%.2f× baseline (target ≥ %.1f×: %s)",
                                         ratio, TARGET_OUTBOX_RATIO, ratio >= TARGET_OUTBOX_RATIO ? "met" : "MISSED")
-                                : format("%.2f× baseline (earlier study: %.2f×)", ratio, EARLIER_NOTIFY_RATIO));
+                                : variant == Variant.OUTBOX
+                                        ? format("%.2f× baseline", ratio)
+                                        : format("%.2f× baseline (earlier study: %.2f×)", ratio, EARLIER_NOTIFY_RATIO));
                 notes.add(format(
                         "%,d of %,d delivered to the 2nd replica, all %,.0f ms after the writers stopped",
                         delivered, expected, TimeUnit.NANOSECONDS.toMicros(drainNanos) / 1000.0));

@@ -8,6 +8,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.SplittableRandom;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -58,15 +59,20 @@ final class WriteLoad {
     }
 
     /**
-     * Runs the writers for {@code warmup} then {@code duration}, each transaction running {@code publish}
-     * (when there is one) between its update and its commit.
+     * Runs the writers for {@code warmup} then {@code duration} on connections passed through {@code wrap},
+     * each transaction running {@code publish} (when there is one) between its update and its commit.
      */
-    static Result run(BenchPostgres postgres, @Nullable InTransaction publish, Duration warmup, Duration duration)
+    static Result run(
+            BenchPostgres postgres,
+            UnaryOperator<Connection> wrap,
+            @Nullable InTransaction publish,
+            Duration warmup,
+            Duration duration)
             throws SQLException {
         List<Connection> connections = new ArrayList<>();
         try {
             for (int i = 0; i < WRITERS; i++) {
-                Connection connection = postgres.connect();
+                Connection connection = wrap.apply(postgres.connect());
                 connection.setAutoCommit(false);
                 connections.add(connection);
             }
