@@ -9,10 +9,13 @@ import dev.chorus.wire.Envelope;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.EnumMap;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.stream.Collectors;
 import org.jspecify.annotations.Nullable;
 
 /**
@@ -31,6 +34,8 @@ final class PostgresWriteCostScenario implements Scenario {
 
     private static final double TARGET_OUTBOX_RATIO = 0.9;
     private static final int COMPILE_PASS_SECONDS = 4;
+    private static final int ROUNDS = 3;
+    private static final int ROUND_SECONDS = 6;
     private static final double EARLIER_NOTIFY_RATIO = 0.38;
 
     /** The variants, in the order they run. */
@@ -80,13 +85,15 @@ final class PostgresWriteCostScenario implements Scenario {
                 caller's transaction). Every Chorus variant runs a second, receiving replica subscribed to the \
                 topic; default settings otherwise.
 
-                messages / msgs/s: transactions committed within the measured window, per second. Latency: the \
-                `commit()` call alone (txn = update + publish + commit in the notes). Loss: transactions \
-                committed with a publish (warmup included) − messages the receiving replica got, counted after \
-                the writers stop and the relay has drained (must be 0). Variants run one after another in the \
-                order shown, each after a warmup of 2 s; before any is measured, every variant runs %d s \
-                unmeasured in the same order, so that the JIT has compiled the code of all of them (full run \
-                only).
+                messages: transactions committed within the measured windows of all rounds. msgs/s: the median \
+                round's transactions per second. Latency: the `commit()` call alone, over all rounds (txn = update \
+                + publish + commit in the notes). Loss: transactions committed with a publish (warmups included) − \
+                messages the receiving replica got, counted after the writers stop and the relay has drained (must \
+                be 0). Before anything is measured, every variant runs %d s unmeasured, so that the JIT has compiled \
+                the code of all of them. Then %d rounds each run every variant in the order shown, each after a \
+                2 s warmup; a variant's ratio is taken to the baseline of its own round and the median round's \
+                ratio is reported, since back-to-back runs on a 2-core machine differ more than the variants do \
+                (full run; a quick run is one round with no compile pass).
 
                 **Targets**: OUTBOX (withOutbox connection, the recommended form) ≥ %.1f× the baseline's \
                 transactions/s; NOTIFY_IN_TRANSACTION was measured at \
@@ -96,6 +103,7 @@ final class PostgresWriteCostScenario implements Scenario {
                         WriteLoad.WRITERS,
                         TOPIC,
                         COMPILE_PASS_SECONDS,
+                        ROUNDS,
                         TARGET_OUTBOX_RATIO,
                         EARLIER_NOTIFY_RATIO);
     }
@@ -107,22 +115,31 @@ final class PostgresWriteCostScenario implements Scenario {
         // the 2 cores inside the first Chorus variant's measured window.
         Duration compilePass = Duration.ofSeconds(config.pick(COMPILE_PASS_SECONDS, 0));
         Duration warmup = Duration.ofMillis(config.pick(2_000, 300));
-        Duration duration = Duration.ofSeconds(config.pick(10, 3));
-        String mode = WriteLoad.WRITERS + " writers, " + duration.toSeconds() + " s";
+        Duration duration = Duration.ofSeconds(config.pick(ROUND_SECONDS, 3));
+        int rounds = config.pick(ROUNDS, 1);
+        String mode = WriteLoad.WRITERS + " writers, " + rounds + " × " + duration.toSeconds() + " s";
         try (BenchPostgres postgres = BenchPostgres.open()) {
-            List<ResultRow> rows = new ArrayList<>();
-            double baseline = Double.NaN;
             if (!compilePass.isZero()) {
                 for (Variant variant : Variant.values()) {
                     measure(postgres, variant, Duration.ZERO, compilePass);
                 }
             }
-            for (Variant variant : Variant.values()) {
-                Measured measured = measure(postgres, variant, warmup, duration);
-                if (variant == Variant.BASELINE) {
-                    baseline = measured.load().perSecond();
+            // Rounds interleave the variants: back-to-back runs on this kind of machine differ by more than the
+            // variants do (the same variant measured 0.47x and 0.86x of its baseline ten minutes apart), so each
+            // variant is compared with the baseline of its own round, and the median round is reported.
+            Map<Variant, List<Measured>> measured = new EnumMap<>(Variant.class);
+            for (int round = 0; round < rounds; round++) {
+                for (Variant variant : Variant.values()) {
+                    measured.computeIfAbsent(variant, v -> new ArrayList<>())
+                            .add(measure(postgres, variant, warmup, duration));
                 }
-                rows.add(measured.toRow(variant, mode, baseline));
+            }
+            List<Double> baselines = measured.get(Variant.BASELINE).stream()
+                    .map(m -> m.load().perSecond())
+                    .toList();
+            List<ResultRow> rows = new ArrayList<>();
+            for (Variant variant : Variant.values()) {
+                rows.add(row(variant, mode, measured.get(variant), baselines));
             }
             return rows;
         } catch (BenchPostgres.Unavailable e) {
@@ -180,54 +197,92 @@ final class PostgresWriteCostScenario implements Scenario {
         }
     }
 
-    /** One variant's load and what reached the receiving replica. */
-    private record Measured(WriteLoad.Result load, long expected, long delivered, long missed, long drainNanos) {
+    /** One variant's load in one round and what reached the receiving replica. */
+    private record Measured(WriteLoad.Result load, long expected, long delivered, long missed, long drainNanos) {}
 
-        ResultRow toRow(Variant variant, String mode, double baselinePerSecond) {
-            List<String> notes = new ArrayList<>();
-            if (variant != Variant.BASELINE) {
-                double ratio = load.perSecond() / baselinePerSecond;
-                notes.add(
-                        variant == Variant.OUTBOX_ON_COMMIT
-                                ? format(
-                                        "%.2f× baseline (target ≥ %.1f×: %s)",
-                                        ratio, TARGET_OUTBOX_RATIO, ratio >= TARGET_OUTBOX_RATIO ? "met" : "MISSED")
-                                : variant == Variant.OUTBOX
-                                        ? format("%.2f× baseline", ratio)
-                                        : format("%.2f× baseline (earlier study: %.2f×)", ratio, EARLIER_NOTIFY_RATIO));
-                notes.add(format(
-                        "%,d of %,d delivered to the 2nd replica, all %,.0f ms after the writers stopped",
-                        delivered, expected, TimeUnit.NANOSECONDS.toMicros(drainNanos) / 1000.0));
-                if (delivered > expected) {
-                    notes.add(format("%,d DUPLICATES", delivered - expected));
-                }
-                if (missed > 0) {
-                    notes.add(format("%d onMissed signals", missed));
-                }
+    /** A variant's row: the median round's rate, every round's ratio to its own baseline, latency of all rounds. */
+    private static ResultRow row(Variant variant, String mode, List<Measured> rounds, List<Double> baselines) {
+        List<String> notes = new ArrayList<>();
+        long messages = 0;
+        long expected = 0;
+        long delivered = 0;
+        long missed = 0;
+        long failures = 0;
+        long drainNanos = 0;
+        String firstFailure = null;
+        List<Double> rates = new ArrayList<>();
+        List<Double> ratios = new ArrayList<>();
+        List<LatencyRecorder> commits = new ArrayList<>();
+        List<LatencyRecorder> transactions = new ArrayList<>();
+        for (int i = 0; i < rounds.size(); i++) {
+            Measured m = rounds.get(i);
+            messages += m.load().measured();
+            expected += m.expected();
+            delivered += m.delivered();
+            missed += m.missed();
+            failures += m.load().failures();
+            drainNanos = Math.max(drainNanos, m.drainNanos());
+            if (firstFailure == null) {
+                firstFailure = m.load().firstFailure();
             }
+            rates.add(m.load().perSecond());
+            ratios.add(m.load().perSecond() / baselines.get(i));
+            commits.add(m.load().commitLatency());
+            transactions.add(m.load().transactionLatency());
+        }
+        if (variant != Variant.BASELINE) {
+            double ratio = median(ratios);
+            String each = ratios.stream().map(r -> format("%.2f", r)).collect(Collectors.joining(", "));
+            notes.add(
+                    variant == Variant.OUTBOX_ON_COMMIT
+                            ? format(
+                                    "%.2f× baseline, median of rounds %s (target ≥ %.1f×: %s)",
+                                    ratio, each, TARGET_OUTBOX_RATIO, ratio >= TARGET_OUTBOX_RATIO ? "met" : "MISSED")
+                            : variant == Variant.OUTBOX
+                                    ? format("%.2f× baseline, median of rounds %s", ratio, each)
+                                    : format(
+                                            "%.2f× baseline, median of rounds %s (earlier study: %.2f×)",
+                                            ratio, each, EARLIER_NOTIFY_RATIO));
             notes.add(format(
-                    "txn p50 %,.0f µs, p99 %,.0f µs",
-                    load.transactionLatency().percentileMicros(50),
-                    load.transactionLatency().percentileMicros(99)));
-            if (load.failures() > 0) {
-                notes.add(format("%,d FAILED transactions (first: %s)", load.failures(), load.firstFailure()));
+                    "%,d of %,d delivered to the 2nd replica, all within %,.0f ms after the writers stopped",
+                    delivered, expected, TimeUnit.NANOSECONDS.toMicros(drainNanos) / 1000.0));
+            if (delivered > expected) {
+                notes.add(format("%,d DUPLICATES", delivered - expected));
             }
-            LatencyRecorder commit = load.commitLatency();
-            return new ResultRow(
-                    NAME,
-                    variant.label,
-                    mode,
-                    load.measured(),
-                    load.perSecond(),
-                    commit.percentileMicros(50),
-                    commit.percentileMicros(99),
-                    commit.maxMicros(),
-                    Math.max(0, expected - delivered),
-                    String.join("; ", notes));
+            if (missed > 0) {
+                notes.add(format("%d onMissed signals", missed));
+            }
+        } else {
+            notes.add("rounds: "
+                    + rates.stream().map(r -> format("%,.0f tx/s", r)).collect(Collectors.joining(", ")));
         }
+        LatencyRecorder transaction = LatencyRecorder.merged(transactions);
+        notes.add(format(
+                "txn p50 %,.0f µs, p99 %,.0f µs", transaction.percentileMicros(50), transaction.percentileMicros(99)));
+        if (failures > 0) {
+            notes.add(format("%,d FAILED transactions (first: %s)", failures, firstFailure));
+        }
+        LatencyRecorder commit = LatencyRecorder.merged(commits);
+        return new ResultRow(
+                NAME,
+                variant.label,
+                mode,
+                messages,
+                median(rates),
+                commit.percentileMicros(50),
+                commit.percentileMicros(99),
+                commit.maxMicros(),
+                Math.max(0, expected - delivered),
+                String.join("; ", notes));
+    }
 
-        private static String format(String format, Object... args) {
-            return String.format(Locale.ROOT, format, args);
-        }
+    private static double median(List<Double> values) {
+        List<Double> sorted = values.stream().sorted().toList();
+        int n = sorted.size();
+        return n % 2 == 1 ? sorted.get(n / 2) : (sorted.get(n / 2 - 1) + sorted.get(n / 2)) / 2;
+    }
+
+    private static String format(String format, Object... args) {
+        return String.format(Locale.ROOT, format, args);
     }
 }

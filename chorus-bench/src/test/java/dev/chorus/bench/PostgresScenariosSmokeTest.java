@@ -45,14 +45,17 @@ class PostgresScenariosSmokeTest {
     }
 
     @Test
-    void run_quickWriteCost_reportsThreeVariantsAndDeliversEveryTransactionalMessage() {
+    void run_quickWriteCost_reportsFourVariantsAndDeliversEveryTransactionalMessage() {
         List<List<String>> rows = run(PostgresWriteCostScenario.NAME);
 
         assertThat(rows)
                 .extracting(row -> row.get(1))
                 .containsExactly(
-                        "no chorus (baseline)", "chorus OUTBOX (default)", "chorus NOTIFY_IN_TRANSACTION (naive)");
-        assertThat(rows.subList(1, 3))
+                        "no chorus (baseline)",
+                        "chorus OUTBOX, withOutbox connection",
+                        "chorus OUTBOX, plain connection",
+                        "chorus NOTIFY_IN_TRANSACTION (naive)");
+        assertThat(rows.subList(1, 4))
                 .allSatisfy(row -> assertThat(row.get(9)).contains("delivered to the 2nd replica"));
         assertThat(rows).allSatisfy(row -> assertThat(row.get(9)).doesNotContain("FAILED"));
     }
