@@ -170,6 +170,10 @@ public final class ChorusServer implements AutoCloseable {
                     PostgresBackplane postgres = PostgresBackplane.from(chorus, requireNonNull(database), replica);
                     closeables.push(postgres);
                     backplane = postgres;
+                    if (store instanceof PostgresResourceStore resourceStore) {
+                        // Each write's cache invalidation rides in the write's COMMIT (docs/postgres.md).
+                        resourceStore.wrapTransactions(postgres::withOutbox);
+                    }
                     leases = PostgresLeases.builder(requireNonNull(database), replica)
                             .cluster(chorus.channel())
                             .build();
