@@ -278,9 +278,9 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
      * unchanged. Rolling back (to a savepoint, too) forgets what was published in what it undoes, and closing
      * the connection without a commit publishes nothing.
      *
-     * <p>Use it where transactions are short: with 16 writers each updating one row, an outbox INSERT as its
-     * own statement cost 30–45 % of the writers' throughput, and the same row sent with the COMMIT about 5 %
-     * (docs/postgres.md). A failure of the outbox INSERT surfaces from {@code commit()}, not from {@code
+     * <p>Use it where transactions are short: with 16 writers each updating one row (pgbench, 2 cores), an
+     * outbox INSERT as its own statement cost 6–24 % of the writers' throughput, and the same row sent with the
+     * COMMIT 0–5 % (docs/postgres.md). A failure of the outbox INSERT surfaces from {@code commit()}, not from {@code
      * publish}, and the transaction then does not commit. With {@link TransactionalPublish#NOTIFY_IN_TRANSACTION}
      * the wrapper changes nothing. Needs pgjdbc with {@code autosave} off for the single round trip; other
      * drivers, and autosave, get the INSERT as a statement of its own right before the commit.
