@@ -62,7 +62,7 @@ class OutboxConnectionIT {
         assertThat(onReceiver.texts())
                 .containsExactly("committed 1", "committed 2", "committed 3", "second transaction");
         assertThat(onReceiver.missed()).isEmpty();
-        assertThat(outboxRows()).isZero();
+        assertThat(cluster.outboxRows()).isZero();
     }
 
     @Test
@@ -154,7 +154,7 @@ class OutboxConnectionIT {
 
         await().until(() -> onReceiver.texts().contains("marker"));
         assertThat(onReceiver.texts()).containsExactly("marker");
-        assertThat(outboxRows()).isZero();
+        assertThat(cluster.outboxRows()).isZero();
     }
 
     @Test
@@ -222,14 +222,5 @@ class OutboxConnectionIT {
 
     private static int backendPid(Connection c) throws SQLException {
         return c.unwrap(PGConnection.class).getBackendPID();
-    }
-
-    private int outboxRows() throws Exception {
-        try (Connection c = cluster.schema.connect();
-                var rs =
-                        c.createStatement().executeQuery("SELECT count(*) FROM " + cluster.schema.name() + ".outbox")) {
-            rs.next();
-            return rs.getInt(1);
-        }
     }
 }

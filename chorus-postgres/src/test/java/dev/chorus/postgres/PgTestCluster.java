@@ -163,6 +163,15 @@ final class PgTestCluster implements AutoCloseable {
         }
     }
 
+    /** Rows waiting in this test's outbox. */
+    int outboxRows() throws Exception {
+        try (Connection c = schema.connect();
+                var rs = c.createStatement().executeQuery("SELECT count(*) FROM " + schema.name() + ".outbox")) {
+            rs.next();
+            return rs.getInt(1);
+        }
+    }
+
     private static String enc(String value) {
         return URLEncoder.encode(value, StandardCharsets.UTF_8);
     }

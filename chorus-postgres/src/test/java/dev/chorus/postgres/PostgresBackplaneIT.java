@@ -81,7 +81,7 @@ class PostgresBackplaneIT {
         writer.close();
 
         await().atMost(Duration.ofSeconds(10)).until(() -> onSurvivor.texts().contains("orphaned"));
-        assertThat(outboxRows()).isZero();
+        assertThat(cluster.outboxRows()).isZero();
     }
 
     @Test
@@ -240,15 +240,6 @@ class PostgresBackplaneIT {
             a.publish(Message.of("t", "hello"));
             return onB.texts().contains("hello");
         });
-    }
-
-    private int outboxRows() throws Exception {
-        try (Connection c = cluster.schema.connect();
-                var rs =
-                        c.createStatement().executeQuery("SELECT count(*) FROM " + cluster.schema.name() + ".outbox")) {
-            rs.next();
-            return rs.getInt(1);
-        }
     }
 
     private static void awaitHealthy(PostgresBackplane... backplanes) {
