@@ -55,8 +55,11 @@ final class OutboxConnection implements InvocationHandler {
 
     private record Mark(Savepoint savepoint, int published) {}
 
-    /** Rows per INSERT statement; PostgreSQL allows 65,535 parameters per statement, each row takes four. */
-    private static final int ROWS_PER_INSERT = 1_000;
+    /**
+     * Rows per execution: pgjdbc allows 65,535 parameters in one statement list, COMMIT included, and each row
+     * takes four. A larger transaction sends its rows in several executions, the COMMIT with the last.
+     */
+    private static final int ROWS_PER_EXECUTION = 10_000;
 
     private final Connection delegate;
     private final Target target;
@@ -132,6 +135,12 @@ final class OutboxConnection implements InvocationHandler {
                 }
             }
             case "close", "abort" -> forget();
+            case "unwrap", "isWrapperFor" -> {
+                // The raw connection would commit without the rows: Connection itself is this proxy.
+                if (args[0] == Connection.class) {
+                    return method.getName().equals("unwrap") ? proxy : Boolean.TRUE;
+                }
+            }
             case "equals" -> {
                 return proxy == args[0];
             }
@@ -161,18 +170,30 @@ final class OutboxConnection implements InvocationHandler {
         }
         List<Message> messages = new ArrayList<>(pending);
         forget();
-        if (ridesCommit()) {
-            try (PreparedStatement statement = delegate.prepareStatement(insertSql(messages.size()) + "; COMMIT")) {
-                bind(statement, messages);
-                statement.execute();
+        try {
+            boolean rides = ridesCommit();
+            for (int first = 0; first < messages.size(); first += ROWS_PER_EXECUTION) {
+                List<Message> rows = messages.subList(first, Math.min(messages.size(), first + ROWS_PER_EXECUTION));
+                boolean last = first + rows.size() == messages.size();
+                String sql = target.insertPrefix() + " (?, ?, ?, ?)" + ", (?, ?, ?, ?)".repeat(rows.size() - 1)
+                        + (rides && last ? "; COMMIT" : "");
+                try (PreparedStatement statement = delegate.prepareStatement(sql)) {
+                    bind(statement, rows);
+                    statement.execute();
+                }
             }
-        } else {
-            try (PreparedStatement statement = delegate.prepareStatement(insertSql(messages.size()))) {
-                bind(statement, messages);
-                statement.execute();
+            delegate.commit();
+        } catch (SQLException | RuntimeException e) {
+            // The transaction must not commit without its rows: a driver that recovers from the failed INSERT
+            // (pgjdbc's autosave rolls back to its own savepoint) would otherwise commit the data alone on a
+            // second commit() call.
+            try {
+                delegate.rollback();
+            } catch (SQLException rollbackFailed) {
+                e.addSuppressed(rollbackFailed);
             }
+            throw e;
         }
-        delegate.commit();
         target.committed();
     }
 
@@ -184,21 +205,6 @@ final class OutboxConnection implements InvocationHandler {
             ridesCommit = rides;
         }
         return rides;
-    }
-
-    private String insertSql(int rows) {
-        StringBuilder sql = new StringBuilder();
-        for (int first = 0; first < rows; first += ROWS_PER_INSERT) {
-            if (first > 0) {
-                sql.append("; ");
-            }
-            sql.append(target.insertPrefix());
-            int last = Math.min(rows, first + ROWS_PER_INSERT);
-            for (int row = first; row < last; row++) {
-                sql.append(row == first ? " " : ", ").append("(?, ?, ?, ?)");
-            }
-        }
-        return sql.toString();
     }
 
     private void bind(PreparedStatement statement, List<Message> messages) throws SQLException {
@@ -214,7 +220,7 @@ final class OutboxConnection implements InvocationHandler {
     private void rollbackTo(Savepoint savepoint) {
         int index = indexOf(savepoint);
         if (index < 0) {
-            return; // not set through this wrapper: the driver will refuse it or roll back what it covers
+            return; // set on the connection underneath or by SQL: not seen, see withOutbox's Javadoc
         }
         Mark mark = marks.get(index);
         pending.subList(mark.published(), pending.size()).clear();

@@ -283,7 +283,13 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
      * COMMIT 0–5 % (docs/postgres.md). A failure of the outbox INSERT surfaces from {@code commit()}, not from {@code
      * publish}, and the transaction then does not commit. With {@link TransactionalPublish#NOTIFY_IN_TRANSACTION}
      * the wrapper changes nothing. Needs pgjdbc with {@code autosave} off for the single round trip; other
-     * drivers, and autosave, get the INSERT as a statement of its own right before the commit.
+     * drivers, and autosave, get the INSERT as a statement of its own right before the commit. If the INSERT
+     * or the COMMIT fails, the transaction is rolled back and {@code commit()} throws.
+     *
+     * <p>The wrapper sees the JDBC calls made on it, not SQL: a {@code COMMIT} or {@code ROLLBACK} sent as a
+     * statement, or a savepoint set on the connection underneath, is invisible to it, and so would leave the
+     * messages waiting for the next {@code commit()}. {@code unwrap(Connection.class)} returns the wrapper
+     * itself for that reason.
      */
     public Connection withOutbox(Connection connection) {
         return OutboxConnection.wrap(Objects.requireNonNull(connection, "connection"), outbox);

@@ -74,6 +74,8 @@ final class Publisher implements AutoCloseable {
      * replica the relay's turn. See the invariants above for why a turn outlasts one relay transaction.
      */
     private static final int RELAY_LOCK = 0x63726c79;
+    /** Idle time after which PostgreSQL ends the relay's session, freeing its turn (at least 5 poll intervals). */
+    private static final long RELAY_SESSION_IDLE_MILLIS = 10_000;
     /** After a kick, poll the outbox this often until the kick window ends. */
     private static final long KICKED_POLL_NANOS = Duration.ofMillis(2).toNanos();
 
@@ -105,6 +107,9 @@ final class Publisher implements AutoCloseable {
     private long nextOutboxPoll;
     private long nextFullScan;
     private long relayedUpTo;
+    /** After a full batch, the next relay continues after its last id, whatever kind of scan it was. */
+    private long continueAfter = -1;
+
     private @Nullable Connection connection;
     private @Nullable Thread thread;
 
@@ -142,6 +147,7 @@ final class Publisher implements AutoCloseable {
     void start() {
         nextOutboxPoll = System.nanoTime();
         nextFullScan = nextOutboxPoll;
+        kickedUntil = nextOutboxPoll - 1;
         // A platform thread, not a virtual one: waking a parked platform thread costs a few microseconds, starting
         // a virtual thread's continuation on a carrier several times that, and this wake-up is on the path of
         // every envelope. Measured in four interleaved ping-pong pairs: p50 1.53-1.69x raw instead of 1.75-2.11x.
@@ -169,11 +175,12 @@ final class Publisher implements AutoCloseable {
     /** A transaction just wrote an outbox row: poll the outbox often for a short while. */
     void kickOutbox() {
         long now = System.nanoTime();
-        boolean polling = now - kickedUntil < 0;
+        long left = kickedUntil - now;
         kickedUntil = now + KICK_WINDOW_NANOS;
-        if (!polling) {
-            // Inside the window the relay polls every few ms anyway; waking it on every commit of a busy
-            // writer cost a thread wake-up per transaction for nothing.
+        if (left < KICK_WINDOW_NANOS / 2) {
+            // In the first half of a window the relay polls every few ms anyway; waking it on every commit of
+            // a busy writer cost a thread wake-up per transaction for nothing. Past the half, wake it: it may
+            // be deciding right now that the window is over.
             queue.offer(WAKE_UP);
         }
     }
@@ -184,6 +191,16 @@ final class Publisher implements AutoCloseable {
     }
 
     private void run() {
+        try {
+            loop();
+            flushOnClose();
+        } finally {
+            // Also after an Error: the connection holds the relay's turn, which must not outlive this thread.
+            closeConnection();
+        }
+    }
+
+    private void loop() {
         Backoff.Attempts attempts = backoff.attempts();
         List<Outgoing> batch = new ArrayList<>();
         while (closed.getCount() > 0) {
@@ -226,8 +243,6 @@ final class Publisher implements AutoCloseable {
                 }
             }
         }
-        flushOnClose();
-        closeConnection();
     }
 
     /** Sends what was published before close(), once; what cannot be sent fails its future. */
@@ -289,9 +304,34 @@ final class Publisher implements AutoCloseable {
                 // either way. Not waiting keeps the relay off the WAL flush that the writers queue for.
                 statement.execute("SET synchronous_commit = off");
             }
+            if (relay) {
+                limitSession(c);
+            }
             connection = c;
         }
         return c;
+    }
+
+    /**
+     * Lets PostgreSQL end this session, and with it the relay's turn, when this replica stops talking: frozen,
+     * or cut off without a FIN. The relay polls at least once per outbox poll interval, so a live replica never
+     * comes near these limits. Servers before PostgreSQL 14 lack idle_session_timeout; TCP keepalive still
+     * covers a vanished host there.
+     */
+    private void limitSession(Connection c) {
+        long idleMillis = Math.max(RELAY_SESSION_IDLE_MILLIS, 5 * TimeUnit.NANOSECONDS.toMillis(outboxPollNanos));
+        for (String setting : List.of(
+                "SET idle_in_transaction_session_timeout = " + idleMillis,
+                "SET idle_session_timeout = " + idleMillis,
+                "SET tcp_keepalives_idle = 5",
+                "SET tcp_keepalives_interval = 2",
+                "SET tcp_keepalives_count = 3")) {
+            try (java.sql.Statement statement = c.createStatement()) {
+                statement.execute(setting);
+            } catch (SQLException e) {
+                LOG.debug("PostgreSQL refused '{}' on the relay's connection: {}", setting, e.getMessage());
+            }
+        }
     }
 
     /** Sends {@code batch} in one statement (plus spill rows in the same transaction). */
@@ -367,17 +407,21 @@ final class Publisher implements AutoCloseable {
     }
 
     private List<Message> takeOutboxRows(Connection c) throws SQLException {
-        long now = System.nanoTime();
-        boolean full = now - nextFullScan >= 0;
-        if (full) {
-            nextFullScan = now + outboxPollNanos;
+        long after = continueAfter;
+        if (after < 0) {
+            long now = System.nanoTime();
+            boolean full = now - nextFullScan >= 0;
+            if (full) {
+                nextFullScan = now + outboxPollNanos;
+            }
+            after = full ? 0 : Math.max(0, relayedUpTo - STRAGGLER_IDS);
         }
         // Within one writer's transaction, ids follow the order of its publish calls; keep that order.
         TreeMap<Long, Message> byId = new TreeMap<>();
         try (PreparedStatement statement = c.prepareStatement(myTurn ? relayInTurnSql : relayTakingTurnSql)) {
             statement.setString(1, turnKey());
             statement.setString(2, channel);
-            statement.setLong(3, full ? 0 : Math.max(0, relayedUpTo - STRAGGLER_IDS));
+            statement.setLong(3, after);
             try (ResultSet rs = statement.executeQuery()) {
                 while (rs.next()) {
                     // A session lock outlives a rollback of this transaction; a failure closes the connection.
@@ -399,6 +443,9 @@ final class Publisher implements AutoCloseable {
         if (!byId.isEmpty()) {
             relayedUpTo = Math.max(relayedUpTo, byId.lastKey());
         }
+        // A full batch may have cut a transaction: take the rest of it, and what follows, before anything else,
+        // and keep the turn until a batch comes back short.
+        continueAfter = byId.size() >= MAX_RELAY_ROWS ? byId.lastKey() : -1;
         return new ArrayList<>(byId.values());
     }
 
@@ -478,6 +525,7 @@ final class Publisher implements AutoCloseable {
         Connection c = connection;
         connection = null;
         myTurn = false; // a session lock ends with its connection
+        continueAfter = -1; // the batch it continued may have been rolled back
         if (c != null) {
             try {
                 c.close();

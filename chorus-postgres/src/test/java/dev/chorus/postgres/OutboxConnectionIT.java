@@ -66,8 +66,10 @@ class OutboxConnectionIT {
     }
 
     @Test
-    void commit_ofMoreRowsThanOneInsertHolds_deliversThemAllInOrder() throws Exception {
-        int count = 2_500;
+    void commit_ofMoreRowsThanOneExecutionHolds_deliversThemAllInOrder() throws Exception {
+        // More than one relay batch (1,000) and more than one execution of the commit (10,000 rows, 40,000
+        // parameters: pgjdbc allows 65,535 in one statement list).
+        int count = 12_500;
         try (Connection tx = writer.withOutbox(cluster.schema.connect())) {
             tx.setAutoCommit(false);
             for (int i = 0; i < count; i++) {
@@ -155,6 +157,47 @@ class OutboxConnectionIT {
         await().until(() -> onReceiver.texts().contains("marker"));
         assertThat(onReceiver.texts()).containsExactly("marker");
         assertThat(cluster.outboxRows()).isZero();
+    }
+
+    @Test
+    void outboxInsertThatFails_failsTheCommit_andTheDataNeverCommits_evenOnASecondCommit() throws Exception {
+        try (Connection setup = cluster.schema.connect();
+                Statement statement = setup.createStatement()) {
+            statement.execute("CREATE TABLE data (x int)");
+            statement.execute(
+                    "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS"
+                            + " $$ BEGIN IF NEW.topic = 'boom' THEN RAISE EXCEPTION 'outbox refused'; END IF; RETURN NEW; END $$");
+            statement.execute("CREATE TRIGGER refuse_boom BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION"
+                    + " refuse_boom()");
+        }
+        // autosave=always recovers from the failed INSERT by rolling back to its own savepoint, which leaves the
+        // transaction open: the wrapper must roll it back, or a second commit() would commit the data alone.
+        for (String parameters : List.of("", "&autosave=always")) {
+            try (Connection tx =
+                    writer.withOutbox(DriverManager.getConnection(cluster.schema.jdbcUrl() + parameters))) {
+                tx.setAutoCommit(false);
+                try (Statement statement = tx.createStatement()) {
+                    statement.execute("INSERT INTO data VALUES (1)");
+                }
+                writer.publish(tx, Message.of("boom", "refused"));
+                assertThatThrownBy(tx::commit).isInstanceOf(SQLException.class).hasMessageContaining("outbox refused");
+                tx.commit();
+            }
+        }
+        try (Connection c = cluster.schema.connect();
+                var rs = c.createStatement().executeQuery("SELECT count(*) FROM data")) {
+            rs.next();
+            assertThat(rs.getInt(1)).isZero();
+        }
+    }
+
+    @Test
+    void unwrapToConnection_givesTheWrapper_soACommitCannotBypassIt() throws Exception {
+        try (Connection tx = writer.withOutbox(cluster.schema.connect())) {
+            assertThat(tx.unwrap(Connection.class)).isSameAs(tx);
+            assertThat(tx.isWrapperFor(Connection.class)).isTrue();
+            assertThat(tx.unwrap(PGConnection.class)).isNotSameAs(tx);
+        }
     }
 
     @Test
