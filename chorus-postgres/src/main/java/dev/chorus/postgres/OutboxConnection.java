@@ -75,8 +75,7 @@ final class OutboxConnection implements InvocationHandler {
     }
 
     static Connection wrap(Connection delegate, Target target) {
-        OutboxConnection existing = of(delegate, target);
-        if (existing != null) {
+        if (of(delegate, target) != null) {
             return delegate;
         }
         return (Connection) Proxy.newProxyInstance(
@@ -175,12 +174,7 @@ final class OutboxConnection implements InvocationHandler {
             for (int first = 0; first < messages.size(); first += ROWS_PER_EXECUTION) {
                 List<Message> rows = messages.subList(first, Math.min(messages.size(), first + ROWS_PER_EXECUTION));
                 boolean last = first + rows.size() == messages.size();
-                String sql = target.insertPrefix() + " (?, ?, ?, ?)" + ", (?, ?, ?, ?)".repeat(rows.size() - 1)
-                        + (rides && last ? "; COMMIT" : "");
-                try (PreparedStatement statement = delegate.prepareStatement(sql)) {
-                    bind(statement, rows);
-                    statement.execute();
-                }
+                insert(delegate, target, rows, rides && last ? "; COMMIT" : "");
             }
             delegate.commit();
         } catch (SQLException | RuntimeException e) {
@@ -207,13 +201,21 @@ final class OutboxConnection implements InvocationHandler {
         return rides;
     }
 
-    private void bind(PreparedStatement statement, List<Message> messages) throws SQLException {
-        int index = 1;
-        for (Message message : messages) {
-            statement.setString(index++, target.channel());
-            statement.setString(index++, message.topic());
-            statement.setArray(index++, delegate.createArrayOf("text", headerPairs(message)));
-            statement.setBytes(index++, message.payload());
+    /**
+     * Writes {@code rows} to the outbox on {@code connection} in one execution, in the order given, followed by
+     * {@code suffix} (such as {@code "; COMMIT"}) in the same statement list.
+     */
+    static void insert(Connection connection, Target target, List<Message> rows, String suffix) throws SQLException {
+        String sql = target.insertPrefix() + " (?, ?, ?, ?)" + ", (?, ?, ?, ?)".repeat(rows.size() - 1) + suffix;
+        try (PreparedStatement statement = connection.prepareStatement(sql)) {
+            int index = 1;
+            for (Message message : rows) {
+                statement.setString(index++, target.channel());
+                statement.setString(index++, message.topic());
+                statement.setArray(index++, connection.createArrayOf("text", headerPairs(message)));
+                statement.setBytes(index++, message.payload());
+            }
+            statement.execute();
         }
     }
 
@@ -238,7 +240,7 @@ final class OutboxConnection implements InvocationHandler {
     }
 
     /** A message's headers as the outbox stores them: name, value, name, value, ... */
-    static String[] headerPairs(Message message) {
+    private static String[] headerPairs(Message message) {
         String[] pairs = new String[message.headers().size() * 2];
         int i = 0;
         for (Map.Entry<String, String> header : message.headers().entrySet()) {

@@ -23,6 +23,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Base64;
+import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
@@ -94,7 +95,6 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     private final java.util.ArrayDeque<String> pendingPayloads = new java.util.ArrayDeque<>();
     private boolean loaderActive;
     private final ScheduledExecutorService scheduler;
-    private final String outboxSql;
     private final String spillLoadSql;
     private final Object canaryLock = new Object();
     private long canaryOutstandingSince = -1;
@@ -121,7 +121,6 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         this.spillRetention = b.spillRetention;
         String schema = database.schema();
         String outboxInsert = "INSERT INTO " + schema + ".outbox (channel, topic, headers, payload) VALUES";
-        this.outboxSql = outboxInsert + " (?, ?, ?, ?)";
         this.spillLoadSql = "SELECT envelope FROM " + schema + ".spill WHERE id = ?";
         this.publisher = new Publisher(
                 database,
@@ -322,13 +321,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     }
 
     private void writeOutbox(Connection transaction, Message message) throws SQLException {
-        try (PreparedStatement statement = transaction.prepareStatement(outboxSql)) {
-            statement.setString(1, channel);
-            statement.setString(2, message.topic());
-            statement.setArray(3, transaction.createArrayOf("text", OutboxConnection.headerPairs(message)));
-            statement.setBytes(4, message.payload());
-            statement.executeUpdate();
-        }
+        OutboxConnection.insert(transaction, outbox, List.of(message), "");
         // The row becomes visible when the caller commits, which we cannot observe: poll often for a moment.
         publisher.kickOutbox();
     }

@@ -94,15 +94,15 @@ final class Publisher implements AutoCloseable {
     private final LinkedBlockingQueue<Outgoing> queue;
     private final FailureLog failures = new FailureLog(LOG);
     private final CountDownLatch closed = new CountDownLatch(1);
+    private final String schema;
     private final String notifySql;
     private final String relayTakingTurnSql;
     private final String relayInTurnSql;
     private final String releaseTurnSql;
+    private final String spillSql;
     /** Whether this replica's connection holds the relay's turn. */
     private boolean myTurn;
 
-    private final String schema;
-    private final String spillSql;
     private volatile long kickedUntil;
     private long nextOutboxPoll;
     private long nextFullScan;
@@ -139,6 +139,8 @@ final class Publisher implements AutoCloseable {
                 + " true";
         this.relayTakingTurnSql =
                 "WITH turn AS (SELECT pg_try_advisory_lock(" + RELAY_LOCK + ", hashtext(?)) AS mine), " + take;
+        // Holding the turn, ask for it no more (a session lock taken twice needs two unlocks), but bind the same
+        // parameters as the form that asks.
         this.relayInTurnSql = "WITH turn AS (SELECT ?::text IS NOT NULL AS mine), " + take;
         this.releaseTurnSql = "SELECT pg_advisory_unlock(" + RELAY_LOCK + ", hashtext(?))";
         this.spillSql = "INSERT INTO " + schema + ".spill (envelope) VALUES (?) RETURNING id";

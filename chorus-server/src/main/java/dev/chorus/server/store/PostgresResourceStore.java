@@ -251,7 +251,8 @@ public final class PostgresResourceStore implements ResourceStore {
     }
 
     private <T> T inTransaction(String operation, ResourceKey key, Work<T> work) {
-        try (Connection connection = transactions.apply(pool.getConnection())) {
+        try (Connection pooled = pool.getConnection();
+                Connection connection = transactions.apply(pooled)) {
             // The pool resets auto-commit when the connection returns, even if this transaction broke it.
             connection.setAutoCommit(false);
             try {
