@@ -321,12 +321,23 @@ public final class EventHub implements AutoCloseable {
         return idleSinks;
     }
 
-    /** Forgets a closed sink; needs no hub lock (the indexes are concurrent, closed sinks refuse events). */
+    /**
+     * Forgets a closed sink, everywhere the hub could hold it: the sink list, the indexes, the idle list and
+     * the sinks resumed ahead. Only the last needs the hub lock (the indexes are concurrent, closed sinks
+     * refuse events); callers hold no sink lock, so taking it here cannot invert the hub-then-sink order.
+     */
     void unregister(SinkQueue queue) {
         sinks.remove(queue);
         unindex(byUser, queue.identity.userId(), queue);
         for (String group : queue.identity.groups()) {
             unindex(byGroup, group, queue);
+        }
+        idleSinks.closed(queue, sinks.size());
+        lock.lock();
+        try {
+            resumedAhead.remove(queue);
+        } finally {
+            lock.unlock();
         }
     }
 

@@ -47,7 +47,9 @@ final class SinkBacklog {
     private final int capacity;
     private final HubCounters counters;
     private final String user;
-    private final ArrayDeque<Queued> items = new ArrayDeque<>();
+    /** Sized for an idle sink (most are): broadcasts come from the log, not from here; grows on demand. */
+    private final ArrayDeque<Queued> items = new ArrayDeque<>(2);
+
     private volatile long cursor;
     private volatile int events;
     private volatile boolean detached;

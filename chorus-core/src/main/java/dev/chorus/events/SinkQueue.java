@@ -344,7 +344,8 @@ final class SinkQueue implements Registration {
         return taken;
     }
 
-    private synchronized boolean hasWork() {
+    /** Whether the delivery thread would find something to do: work pending, or a close to finish. */
+    synchronized boolean hasWork() {
         return !open || backlog.hasWork(log.head());
     }
 
