@@ -20,6 +20,7 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.time.Duration;
+import java.util.function.IntSupplier;
 import java.util.function.ToDoubleFunction;
 
 /** The replica's Prometheus metrics: HTTP, JVM, backplane, cache and events. */
@@ -60,6 +61,23 @@ public final class ServerMetrics implements AutoCloseable {
         }
         Gauge.builder("chorus.events.sinks", hub, h -> h.stats().sinks()).register(registry);
         Gauge.builder("chorus.events.queue.high.water.mark", hub, h -> h.stats().queueHighWaterMark())
+                .register(registry);
+    }
+
+    /** Exposes the number of open sockets of {@code kind} as {@code chorus_ws_connections{kind=…}}. */
+    public void sockets(String kind, IntSupplier open) {
+        Gauge.builder("chorus.ws.connections", open, IntSupplier::getAsInt)
+                .description("WebSockets open on this replica")
+                .tag("kind", kind)
+                .strongReference(true) // the supplier is a lambda no one else holds
+                .register(registry);
+    }
+
+    /** Exposes the number of agents whose session this replica holds as {@code chorus_agents_local}. */
+    public void agents(IntSupplier held) {
+        Gauge.builder("chorus.agents.local", held, IntSupplier::getAsInt)
+                .description("Agents whose session this replica holds")
+                .strongReference(true)
                 .register(registry);
     }
 

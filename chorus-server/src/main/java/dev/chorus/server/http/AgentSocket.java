@@ -3,11 +3,13 @@ package dev.chorus.server.http;
 import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.Principal;
 import io.javalin.http.Context;
-import io.javalin.websocket.WsConfig;
-import java.util.Map;
+import java.util.List;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.eclipse.jetty.websocket.api.Callback;
+import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest;
+import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse;
 import org.eclipse.jetty.websocket.api.Session;
+import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -23,11 +25,15 @@ final class AgentSocket {
 
     private final AgentSessions agents;
     private final Bearer bearer;
-    private final Map<String, AgentSessions.Agent> bySocket = new ConcurrentHashMap<>();
+    private final KeepAlive keepAlive;
+    private final SocketOptions options;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
 
-    AgentSocket(AgentSessions agents, Bearer bearer) {
+    AgentSocket(AgentSessions agents, Bearer bearer, KeepAlive keepAlive, SocketOptions options) {
         this.agents = agents;
         this.bearer = bearer;
+        this.keepAlive = keepAlive;
+        this.options = options;
     }
 
     void beforeUpgrade(Context ctx) {
@@ -35,7 +41,21 @@ final class AgentSocket {
         agentId(ctx.queryParam("agentId"));
     }
 
-    private static String agentId(String value) {
+    /** Sockets open here, claimed or still claiming. */
+    int size() {
+        return connections.size();
+    }
+
+    /** Closes every socket that has not claimed its session yet; claimed ones are closed by their sessions. */
+    void closeUnclaimed(int code, String reason) {
+        for (Connection connection : List.copyOf(connections)) {
+            if (connection.agent == null) {
+                connection.close(code, reason);
+            }
+        }
+    }
+
+    private static String agentId(@Nullable String value) {
         if (value == null || !AgentSessions.AGENT_ID.matcher(value).matches()) {
             throw Problem.badField(
                     "agentId", "connect with ?agentId=<id> matching " + AgentSessions.AGENT_ID.pattern());
@@ -43,64 +63,82 @@ final class AgentSocket {
         return value;
     }
 
-    void configure(WsConfig ws) {
-        ws.onConnect(ctx -> {
-            Principal principal;
-            String agentId;
-            try {
-                principal = bearer.verify(ctx.header("Authorization"), ctx.queryParam("access_token"));
-                agentId = agentId(ctx.queryParam("agentId"));
-            } catch (Problem e) {
-                ctx.closeSession(EventSocket.POLICY_VIOLATION, EventSocket.abbreviate(e.getMessage()));
-                return;
-            }
-            Session session = ctx.session;
-            String socketId = ctx.sessionId();
-            AgentSessions.Link link = new AgentSessions.Link() {
-                @Override
-                public void send(String frame) {
-                    if (session.isOpen()) {
-                        session.sendText(frame, Callback.NOOP);
-                    }
-                }
-
-                @Override
-                public void close(int code, String reason) {
-                    session.close(code, EventSocket.abbreviate(reason), Callback.NOOP);
-                }
-            };
-            agents.connect(principal.tenant(), agentId, link).whenComplete((agent, error) -> {
-                if (error != null) {
-                    LOG.info("Agent {} could not claim its session: {}", agentId, error.toString());
-                    link.close(1013, "could not claim the session: " + error.getMessage() + "; retry");
-                    return;
-                }
-                bySocket.put(socketId, agent);
-                if (!session.isOpen()) {
-                    // The socket closed while the claim was in flight: give the session back.
-                    bySocket.remove(socketId);
-                    agent.disconnected();
-                    return;
-                }
-                link.send("{\"type\":\"connected\",\"agentId\":\"" + agentId + "\"}");
-            });
-        });
-        ws.onMessage(ctx -> {
-            AgentSessions.Agent agent = bySocket.get(ctx.sessionId());
-            if (agent != null) {
-                agent.received(ctx.message(), reason -> ctx.closeSession(EventSocket.POLICY_VIOLATION, reason));
-            }
-        });
-        ws.onBinaryMessage(ctx ->
-                ctx.closeSession(EventSocket.UNSUPPORTED_DATA, "binary frames are not accepted; send JSON text"));
-        ws.onClose(ctx -> disconnected(ctx.sessionId()));
-        ws.onError(ctx -> disconnected(ctx.sessionId()));
+    /** The socket of an upgrade that {@link #beforeUpgrade} let through, or null after answering 401 or 400. */
+    @Nullable
+    Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
+        Principal principal;
+        try {
+            principal = bearer.verify(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
+        } catch (Problem e) {
+            response.sendError(401, "not authenticated: " + e.getMessage());
+            return null;
+        }
+        String agentId;
+        try {
+            agentId = agentId(Sockets.query(request, "agentId"));
+        } catch (Problem e) {
+            response.sendError(400, e.getMessage());
+            return null;
+        }
+        Sockets.negotiate(response, options);
+        return new Connection(principal, agentId);
     }
 
-    private void disconnected(String socketId) {
-        AgentSessions.Agent agent = bySocket.remove(socketId);
-        if (agent != null) {
-            agent.disconnected();
+    /** One agent's socket: claims the agent's session when it opens, gives it back however it ends. */
+    // Public for Jetty's public method-handle lookup (see LiveSocket); created only here.
+    public final class Connection extends LiveSocket implements AgentSessions.Link {
+
+        private final Principal principal;
+        private final String agentId;
+        private volatile AgentSessions.@Nullable Agent agent;
+        private volatile boolean ended;
+
+        Connection(Principal principal, String agentId) {
+            super(keepAlive);
+            this.principal = principal;
+            this.agentId = agentId;
+        }
+
+        @Override
+        void opened(Session session) {
+            connections.add(this);
+            agents.connect(principal.tenant(), agentId, this).whenComplete((claimed, error) -> {
+                if (error != null) {
+                    LOG.info("Agent {} could not claim its session: {}", agentId, error.toString());
+                    close(1013, "could not claim the session: " + error.getMessage() + "; retry");
+                    return;
+                }
+                agent = claimed;
+                if (ended) {
+                    // The socket ended while the claim was in flight: give the session back.
+                    claimed.disconnected();
+                    return;
+                }
+                send("{\"type\":\"connected\",\"agentId\":\"" + agentId + "\"}");
+            });
+        }
+
+        @Override
+        void text(String message) {
+            AgentSessions.Agent current = agent;
+            if (current != null) {
+                current.received(message, reason -> close(POLICY_VIOLATION, reason));
+            }
+        }
+
+        @Override
+        void released() {
+            ended = true;
+            connections.remove(this);
+            AgentSessions.Agent current = agent;
+            if (current != null) {
+                current.disconnected();
+            }
+        }
+
+        @Override
+        public void send(String frame) {
+            sendAsync(frame);
         }
     }
 }

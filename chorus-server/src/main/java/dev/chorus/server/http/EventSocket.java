@@ -12,15 +12,17 @@ import dev.chorus.events.Reload;
 import dev.chorus.events.Sink;
 import dev.chorus.server.auth.Principal;
 import io.javalin.http.Context;
-import io.javalin.websocket.WsConfig;
-import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReferenceArray;
+import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest;
+import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
 import org.jspecify.annotations.Nullable;
@@ -32,18 +34,15 @@ import org.slf4j.LoggerFactory;
  * its tenant's), resumable on any replica with the last event id it received.
  *
  * <p>Protocol, server to client, one JSON text frame each: {@code hello} (where the client stands, to resume
- * from before any event arrives), {@code event} (with its {@code id}), {@code reload} (the client may have
- * missed events and must reload its state), {@code pong}. Client to server: only {@code {"type":"ping"}};
- * anything else closes the socket with a code and a reason.
+ * from before any event arrives, and {@code reconnectJitterMs}, the spread over which to delay a reconnect),
+ * {@code event} (with its {@code id}), {@code reload} (the client may have missed events and must reload its
+ * state), {@code pong}. Client to server: only {@code {"type":"ping"}}; anything else closes the socket with
+ * a code and a reason. The server also sends WebSocket pings, which every client library answers by itself.
  */
 final class EventSocket {
 
     /** Close code for a client whose queue overflowed: it should reconnect with its last event id. */
     static final int TRY_AGAIN_LATER = 1013;
-    /** Close code for a frame the protocol does not allow. */
-    static final int POLICY_VIOLATION = 1008;
-    /** Close code for a binary frame. */
-    static final int UNSUPPORTED_DATA = 1003;
 
     private static final Logger LOG = LoggerFactory.getLogger(EventSocket.class);
     private static final long SEND_TIMEOUT_SECONDS = 10;
@@ -52,20 +51,36 @@ final class EventSocket {
     private final Bearer bearer;
     private final ObjectMapper json;
     private final ReplicaId replica;
-    private final Map<String, Connection> connections = new ConcurrentHashMap<>();
+    private final KeepAlive keepAlive;
+    private final SocketOptions options;
+    private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
+    private final Frames frames = new Frames();
 
-    EventSocket(EventHub hub, Bearer bearer, ObjectMapper json, ReplicaId replica) {
+    EventSocket(
+            EventHub hub,
+            Bearer bearer,
+            ObjectMapper json,
+            ReplicaId replica,
+            KeepAlive keepAlive,
+            SocketOptions options) {
         this.hub = hub;
         this.bearer = bearer;
         this.json = json;
         this.replica = replica;
+        this.keepAlive = keepAlive;
+        this.options = options;
     }
 
     /** Closes every socket with {@code code} and {@code reason} (drain: clients reconnect elsewhere). */
     void closeAll(int code, String reason) {
-        for (Connection connection : List.copyOf(connections.values())) {
-            connection.close(code, abbreviate(reason));
+        for (Connection connection : List.copyOf(connections)) {
+            connection.close(code, reason);
         }
+    }
+
+    /** Sockets open here. */
+    int size() {
+        return connections.size();
     }
 
     /** Refuses the upgrade (401) unless the client has a valid token; browsers send it as {@code access_token}. */
@@ -73,105 +88,48 @@ final class EventSocket {
         bearer.require(ctx, ctx.queryParam("access_token"));
     }
 
-    void configure(WsConfig ws) {
-        ws.onConnect(ctx -> {
-            // Checked again: the upgrade request's attributes do not reach the socket's context. A token that
-            // expired in between closes the socket rather than opening an unauthenticated stream.
-            Principal principal;
-            try {
-                principal = bearer.verify(ctx.header("Authorization"), ctx.queryParam("access_token"));
-            } catch (Problem e) {
-                ctx.closeSession(POLICY_VIOLATION, abbreviate("not authenticated: " + e.getMessage()));
-                return;
-            }
-            String lastEventId = ctx.queryParam("lastEventId");
-            if (lastEventId == null) {
-                lastEventId = ctx.header("Last-Event-ID");
-            }
-            Connection connection = new Connection(ctx.session, principal);
-            connections.put(ctx.sessionId(), connection);
-            connection.open(lastEventId);
-        });
-        ws.onMessage(ctx -> {
-            Connection connection = connections.get(ctx.sessionId());
-            if (connection == null) {
-                return;
-            }
-            String message = ctx.message();
-            String type = null;
-            try {
-                JsonNode node = json.readTree(message);
-                if (node != null && node.isObject() && node.path("type").isTextual()) {
-                    type = node.path("type").textValue();
-                }
-            } catch (JsonProcessingException e) {
-                // answered below
-            }
-            if ("ping".equals(type)) {
-                connection.send(Map.of("type", "pong"));
-            } else {
-                connection.close(POLICY_VIOLATION, "only {\"type\":\"ping\"} may be sent on this socket");
-            }
-        });
-        ws.onBinaryMessage(ctx -> {
-            Connection connection = connections.get(ctx.sessionId());
-            if (connection != null) {
-                connection.close(UNSUPPORTED_DATA, "binary frames are not accepted; send JSON text");
-            }
-        });
-        ws.onClose(ctx -> {
-            Connection connection = connections.remove(ctx.sessionId());
-            if (connection != null) {
-                connection.registrationClosed();
-            }
-        });
-        ws.onError(ctx -> {
-            Connection connection = connections.remove(ctx.sessionId());
-            if (connection != null) {
-                connection.registrationClosed();
-            }
-        });
+    /**
+     * The socket of an upgrade that {@link #beforeUpgrade} let through, or null after answering 401. Checked
+     * again: a token that expired in between refuses the socket rather than opening an unauthenticated one.
+     */
+    @Nullable
+    Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
+        Principal principal;
+        try {
+            principal = bearer.verify(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
+        } catch (Problem e) {
+            response.sendError(401, "not authenticated: " + e.getMessage());
+            return null;
+        }
+        Sockets.negotiate(response, options);
+        String lastEventId = Sockets.query(request, "lastEventId");
+        if (lastEventId == null) {
+            lastEventId = request.getHeader("Last-Event-ID");
+        }
+        return new Connection(principal, lastEventId);
     }
 
-    /** One client socket and its registration with the hub. */
-    private final class Connection implements Sink {
+    /*
+     * A broadcast reaches every sink as the same Delivery object (the hub's log holds one), so its frame is
+     * encoded once and shared: a few slots, by identity, since sinks lag each other by a few events.
+     */
+    private final class Frames {
+        private record Encoded(Delivery delivery, String frame) {}
 
-        private final Session session;
-        private final Principal principal;
-        private volatile @Nullable Registration registration;
+        private final AtomicReferenceArray<@Nullable Encoded> slots = new AtomicReferenceArray<>(16);
 
-        Connection(Session session, Principal principal) {
-            this.session = session;
-            this.principal = principal;
-        }
-
-        void open(@Nullable String lastEventId) {
-            Identity identity = Identity.of(principal.user(), principal.tenant());
-            // Under the lock the sink's first delivery waits until the hello frame is out: the client learns
-            // where it stands before anything else arrives.
-            synchronized (this) {
-                Registration registered = lastEventId == null || lastEventId.isBlank()
-                        ? hub.register(identity, this)
-                        : hub.resume(identity, this, lastEventId);
-                registration = registered;
-                Map<String, Object> hello = new LinkedHashMap<>();
-                hello.put("type", "hello");
-                hello.put("id", registered.position());
-                hello.put("replica", replica.toString());
-                hello.put("user", principal.user());
-                hello.put("tenant", principal.tenant());
-                // Not waited for: Jetty sends nothing until this connect callback returns. Later sends queue
-                // behind it, so it still goes first.
-                try {
-                    session.sendText(json.writeValueAsString(hello), Callback.NOOP);
-                } catch (JsonProcessingException e) {
-                    throw new IllegalStateException(e);
-                }
+        String of(Delivery delivery) {
+            int slot = System.identityHashCode(delivery) & (slots.length() - 1);
+            Encoded cached = slots.get(slot);
+            if (cached != null && cached.delivery() == delivery) {
+                return cached.frame();
             }
+            String frame = encode(delivery);
+            slots.set(slot, new Encoded(delivery, frame));
+            return frame;
         }
 
-        @Override
-        public void onEvent(Delivery delivery) {
+        private String encode(Delivery delivery) {
             String data = delivery.event().text();
             StringBuilder frame = new StringBuilder(96 + data.length());
             try {
@@ -185,7 +143,85 @@ final class EventSocket {
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
-            sendText(frame.toString());
+            return frame.toString();
+        }
+    }
+
+    /** One client socket and its registration with the hub. */
+    // Public for Jetty's public method-handle lookup (see LiveSocket); created only here.
+    public final class Connection extends LiveSocket implements Sink {
+
+        private final Principal principal;
+        private final @Nullable String lastEventId;
+        private volatile @Nullable Session session;
+        private volatile @Nullable Registration registration;
+
+        Connection(Principal principal, @Nullable String lastEventId) {
+            super(keepAlive);
+            this.principal = principal;
+            this.lastEventId = lastEventId;
+        }
+
+        @Override
+        void opened(Session session) {
+            this.session = session;
+            connections.add(this);
+            Identity identity = Identity.of(principal.user(), principal.tenant());
+            // Under the lock the sink's first delivery waits until the hello frame is out: the client learns
+            // where it stands before anything else arrives.
+            synchronized (this) {
+                Registration registered = lastEventId == null || lastEventId.isBlank()
+                        ? hub.register(identity, this)
+                        : hub.resume(identity, this, lastEventId);
+                registration = registered;
+                if (!isOpen()) {
+                    // Closed while registering: released() found no registration to close.
+                    registered.close();
+                    return;
+                }
+                Map<String, Object> hello = new LinkedHashMap<>();
+                hello.put("type", "hello");
+                hello.put("id", registered.position());
+                hello.put("replica", replica.toString());
+                hello.put("user", principal.user());
+                hello.put("tenant", principal.tenant());
+                hello.put("reconnectJitterMs", options.reconnectJitter().toMillis());
+                // Not waited for: Jetty sends nothing until this open callback returns. Later sends queue
+                // behind it, so it still goes first.
+                sendAsync(write(hello));
+            }
+        }
+
+        @Override
+        void text(String message) {
+            String type = null;
+            try {
+                JsonNode node = json.readTree(message);
+                if (node != null && node.isObject() && node.path("type").isTextual()) {
+                    type = node.path("type").textValue();
+                }
+            } catch (JsonProcessingException e) {
+                // answered below
+            }
+            if ("ping".equals(type)) {
+                sendAsync("{\"type\":\"pong\"}");
+            } else {
+                close(POLICY_VIOLATION, "only {\"type\":\"ping\"} may be sent on this socket");
+            }
+        }
+
+        @Override
+        void released() {
+            connections.remove(this);
+            Registration current = registration;
+            if (current != null) {
+                current.close();
+            }
+        }
+
+        @Override
+        public void onEvent(Delivery delivery) {
+            sendText(frames.of(delivery));
         }
 
         @Override
@@ -195,17 +231,17 @@ final class EventSocket {
             body.put("reason", reload.reason().name());
             body.put("detail", reload.detail());
             body.put("id", reload.id());
-            send(body);
+            sendText(write(body));
         }
 
         @Override
         public void onClosed(String reason) {
-            close(TRY_AGAIN_LATER, abbreviate(reason + "; reconnect with lastEventId"));
+            close(TRY_AGAIN_LATER, reason + "; reconnect with lastEventId");
         }
 
-        void send(Map<String, Object> message) {
+        private String write(Map<String, Object> message) {
             try {
-                sendText(json.writeValueAsString(message));
+                return json.writeValueAsString(message);
             } catch (JsonProcessingException e) {
                 throw new IllegalStateException(e);
             }
@@ -213,11 +249,12 @@ final class EventSocket {
 
         /** Sends and waits: runs on the sink's own thread, so a slow client only backs up its own queue. */
         synchronized void sendText(String text) {
-            if (!session.isOpen()) {
+            Session current = session;
+            if (current == null || !isOpen()) {
                 return;
             }
             Callback.Completable sent = new Callback.Completable();
-            session.sendText(text, sent);
+            current.sendText(text, sent);
             try {
                 sent.get(SEND_TIMEOUT_SECONDS, TimeUnit.SECONDS);
             } catch (InterruptedException e) {
@@ -231,23 +268,5 @@ final class EventSocket {
                 close(TRY_AGAIN_LATER, "the client did not read for " + SEND_TIMEOUT_SECONDS + " s");
             }
         }
-
-        void close(int code, String reason) {
-            registrationClosed();
-            session.close(code, reason, Callback.NOOP);
-        }
-
-        void registrationClosed() {
-            Registration current = registration;
-            if (current != null) {
-                current.close();
-            }
-        }
-    }
-
-    /** Close reasons must fit a control frame (123 bytes). */
-    static String abbreviate(String reason) {
-        byte[] bytes = reason.getBytes(StandardCharsets.UTF_8);
-        return bytes.length <= 120 ? reason : new String(bytes, 0, 117, StandardCharsets.UTF_8) + "...";
     }
 }

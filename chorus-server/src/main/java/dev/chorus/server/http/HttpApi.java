@@ -65,6 +65,8 @@ public final class HttpApi {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final String STARTED_AT = "chorus.startedAt";
     private static final Pattern ETAG = Pattern.compile("\"(\\d{1,18})\"");
+    /** The largest text message a client may send on a socket: pings, acks and nacks are far smaller. */
+    private static final long MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
 
     private final ServerConfig config;
     private final ReplicaId replica;
@@ -79,7 +81,10 @@ public final class HttpApi {
     private final Bearer bearer;
     private final Cluster cluster;
     private final byte[] openApi;
-    private final java.util.List<EventSocket> eventSockets = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final SocketOptions socketOptions;
+    private final KeepAlive keepAlive;
+    private final EventSocket events;
+    private final AgentSocket agentSockets;
 
     /** The multi-replica parts the cluster routes use. */
     public record Cluster(
@@ -116,11 +121,33 @@ public final class HttpApi {
         this.bearer = new Bearer(tokens);
         this.cluster = cluster;
         this.openApi = resource("/dev/chorus/server/openapi.json");
+        this.socketOptions = SocketOptions.from(config);
+        this.keepAlive = new KeepAlive(socketOptions.pingInterval(), socketOptions.pongTimeout());
+        this.events = new EventSocket(hub, bearer, json, replica, keepAlive, socketOptions);
+        this.agentSockets = new AgentSocket(cluster.agents(), bearer, keepAlive, socketOptions);
+        metrics.sockets("events", events::size);
+        metrics.sockets("agents", agentSockets::size);
+        metrics.agents(cluster.agents()::localCount);
     }
 
-    /** Starts the HTTP listener. */
+    /** Starts the HTTP listener; stopping it stops the sockets' keep-alive too. */
     public Javalin start() {
-        return Javalin.create(this::configure).start(config.host(), config.port());
+        Javalin http;
+        try {
+            http = Javalin.create(this::configure).start(config.host(), config.port());
+        } catch (RuntimeException e) {
+            keepAlive.close();
+            throw e;
+        }
+        LOG.info(
+                "WebSockets: pinged after {} ms of silence, dropped {} ms after an unanswered ping (a dead peer is"
+                        + " found within {} ms), permessage-deflate {}, reconnect jitter {} ms",
+                socketOptions.pingInterval().toMillis(),
+                socketOptions.pongTimeout().toMillis(),
+                socketOptions.deadPeerBound().toMillis(),
+                socketOptions.compression() ? "on" : "off",
+                socketOptions.reconnectJitter().toMillis());
+        return http;
     }
 
     private void configure(JavalinConfig cfg) {
@@ -131,9 +158,15 @@ public final class HttpApi {
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new JavalinJackson(json, true));
         cfg.jetty.modifyServer(server -> server.setStopTimeout(5_000));
-        EventSocket events = new EventSocket(hub, bearer, json, replica);
-        eventSockets.add(events);
-        AgentSocket agentSocket = new AgentSocket(cluster.agents(), bearer);
+        cfg.events.serverStopped(keepAlive::close);
+        // The socket routes are Jetty endpoints of our own (pongs, one release however a socket ends); Javalin
+        // still routes the upgrade and runs the before-upgrade checks, which answer 401 as problem+json.
+        cfg.jetty.modifyWebSocketServletFactory(factory -> {
+            factory.setIdleTimeout(socketOptions.jettyIdleTimeout());
+            factory.setMaxTextMessageSize(MAX_SOCKET_MESSAGE_BYTES);
+            factory.addMapping("/ws/events", events::create);
+            factory.addMapping("/ws/agents", agentSockets::create);
+        });
         ClusterRoutes clusterRoutes = new ClusterRoutes(
                 bearer,
                 json,
@@ -185,9 +218,9 @@ public final class HttpApi {
         cfg.routes.get("/api/cluster/verify", clusterRoutes::verify);
 
         cfg.routes.wsBeforeUpgrade("/ws/events", events::beforeUpgrade);
-        cfg.routes.ws("/ws/events", events::configure);
-        cfg.routes.wsBeforeUpgrade("/ws/agents", agentSocket::beforeUpgrade);
-        cfg.routes.ws("/ws/agents", agentSocket::configure);
+        cfg.routes.ws("/ws/events", ws -> {});
+        cfg.routes.wsBeforeUpgrade("/ws/agents", agentSockets::beforeUpgrade);
+        cfg.routes.ws("/ws/agents", ws -> {});
 
         cfg.routes.exception(Problem.class, (e, ctx) -> writeProblem(ctx, e));
         cfg.routes.exception(PreconditionFailedException.class, (e, ctx) -> {
@@ -242,9 +275,13 @@ public final class HttpApi {
         return type != null && type.startsWith(Problem.CONTENT_TYPE);
     }
 
-    /** Closes every event socket with {@code code} and {@code reason}; agents are closed by their sessions. */
+    /**
+     * Closes every event socket, and every agent socket still claiming its session, with {@code code} and
+     * {@code reason}; claimed agents are closed by their sessions.
+     */
     public void closeSockets(int code, String reason) {
-        eventSockets.forEach(sockets -> sockets.closeAll(code, reason));
+        events.closeAll(code, reason);
+        agentSockets.closeUnclaimed(code, reason);
     }
 
     // ---- resources ----

@@ -1,0 +1,85 @@
+package dev.chorus.server.http;
+
+import dev.chorus.ConfigurationException;
+import dev.chorus.server.ServerConfig;
+import java.time.Duration;
+import java.util.Locale;
+
+/**
+ * How the server keeps its WebSockets alive and frames them, from the {@code CHORUS_WS_*} settings.
+ *
+ * @param pingInterval a socket silent this long gets a ping; keep it below every idle timeout between the
+ *     client and the server (load balancers, proxies)
+ * @param pongTimeout a pinged socket that sends nothing back within this is dropped as dead; a dead peer is
+ *     found within {@code pingInterval + pongTimeout}
+ * @param compression whether permessage-deflate may be negotiated (a deflater and an inflater per socket)
+ * @param reconnectJitter the spread, told to every client in its hello, over which clients should delay
+ *     their reconnects after losing the socket, so a replica's clients do not all arrive at once elsewhere
+ */
+public record SocketOptions(
+        Duration pingInterval, Duration pongTimeout, boolean compression, Duration reconnectJitter) {
+
+    /** The ping interval setting. */
+    public static final String PING_INTERVAL = "CHORUS_WS_PING_INTERVAL";
+    /** The pong timeout setting. */
+    public static final String PONG_TIMEOUT = "CHORUS_WS_PONG_TIMEOUT";
+    /** The compression setting: {@code true} allows permessage-deflate. */
+    public static final String COMPRESSION = "CHORUS_WS_COMPRESSION";
+    /** The reconnect jitter setting. */
+    public static final String RECONNECT_JITTER = "CHORUS_WS_RECONNECT_JITTER";
+
+    /** Below the 30 s and 60 s idle timeouts common in front of servers (Jetty's own, ingress-nginx, ALB). */
+    public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(25);
+    /** Default pong timeout: a healthy client answers within a round trip, a busy one within seconds. */
+    public static final Duration DEFAULT_PONG_TIMEOUT = Duration.ofSeconds(20);
+    /** Default reconnect jitter. */
+    public static final Duration DEFAULT_RECONNECT_JITTER = Duration.ofSeconds(5);
+
+    private static final Duration SHORTEST = Duration.ofMillis(10);
+
+    /** Reads and validates the settings; a bad value fails start-up naming the variable. */
+    public static SocketOptions from(ServerConfig config) {
+        Duration ping = atLeast(PING_INTERVAL, config.duration(PING_INTERVAL, DEFAULT_PING_INTERVAL));
+        Duration pong = atLeast(PONG_TIMEOUT, config.duration(PONG_TIMEOUT, DEFAULT_PONG_TIMEOUT));
+        Duration jitter = config.duration(RECONNECT_JITTER, DEFAULT_RECONNECT_JITTER);
+        return new SocketOptions(ping, pong, flag(config.env().apply(COMPRESSION)), jitter);
+    }
+
+    /** The longest a dead peer goes unnoticed. */
+    public Duration deadPeerBound() {
+        return pingInterval.plus(pongTimeout);
+    }
+
+    /**
+     * Jetty's own idle timeout, a backstop only: the pings keep a healthy socket busy, and Jetty counts the
+     * server's writes as activity, so it never closes one that is pinged.
+     */
+    Duration jettyIdleTimeout() {
+        return pingInterval.multipliedBy(2).plus(pongTimeout);
+    }
+
+    private static Duration atLeast(String variable, Duration value) {
+        if (value.compareTo(SHORTEST) < 0) {
+            throw new ConfigurationException(
+                    variable,
+                    variable + "=" + value.toMillis() + "ms is too short; use at least 10ms (for example " + variable
+                            + "=25s)");
+        }
+        return value;
+    }
+
+    private static boolean flag(String value) {
+        if (value == null) {
+            return false;
+        }
+        return switch (value.strip().toLowerCase(Locale.ROOT)) {
+            case "true", "on", "1", "yes" -> true;
+            case "false", "off", "0", "no" -> false;
+            default ->
+                throw new ConfigurationException(
+                        COMPRESSION,
+                        COMPRESSION + "='" + value + "' is not true or false (permessage-deflate is off unless "
+                                + COMPRESSION + "=true)");
+        };
+    }
+}
