@@ -26,6 +26,7 @@ import java.sql.Connection;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Collections;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -127,6 +128,19 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private long healthyUntil;
     private final Map<ReplicaId, Long> heardUntil = new HashMap<>();
     private final Map<ReplicaId, Long> lastHeard = new HashMap<>();
+    /**
+     * Replicas membership reported gone, newest last (trust lock). A message of theirs still in flight when
+     * they left (a heartbeat queued before a crash) must not make them a peer again: this cache would wait
+     * for heartbeats that never come and flush a second time when they expire. Only membership brings them
+     * back. Bounded: a replica id is random per start, so an old one only ever matters for a moment.
+     */
+    private final Set<ReplicaId> departed = Collections.newSetFromMap(new LinkedHashMap<>() {
+        @Override
+        protected boolean removeEldestEntry(Map.Entry<ReplicaId, Boolean> eldest) {
+            return size() > 1_024;
+        }
+    });
+
     private boolean distrustLogged;
     private boolean everTrusted;
 
@@ -652,6 +666,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         ReplicaId origin = envelope.origin();
         long now = nanoClock.getAsLong();
         synchronized (trustLock) {
+            if (!heardUntil.containsKey(origin) && departed.contains(origin)) {
+                if (!isMember(origin)) {
+                    return; // sent before it left, delivered after
+                }
+                departed.remove(origin);
+            }
             if (!heardUntil.containsKey(origin) && envelope.sequence() > 1) {
                 // The backplane takes an origin's first message as its baseline, so anything that origin sent
                 // between this subscription and now could have been lost unseen.
@@ -778,6 +798,9 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private final class MembershipWatch implements MembershipListener {
         @Override
         public void onLeft(Member member, LeaveReason reason) {
+            synchronized (trustLock) {
+                departed.add(member.id());
+            }
             forget(
                     member.id(),
                     // Its cache's goodbye removes it first; still known here means no goodbye was heard.

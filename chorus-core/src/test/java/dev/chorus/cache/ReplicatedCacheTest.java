@@ -27,6 +27,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
@@ -457,6 +458,52 @@ class ReplicatedCacheTest {
         assertThat(b.stats().flushes()).isEqualTo(flushesBefore + 1);
         assertThat(b.isServing()).isTrue();
         assertThat(b.getIfPresent("k")).isNull();
+    }
+
+    /**
+     * The flake of the test above, made certain: a heartbeat the crashed replica sent before it crashed,
+     * delivered after membership reported it gone, made it a peer again, so the cache waited for it and
+     * flushed a second time when it expired.
+     */
+    @Test
+    void aMessageOfAReplicaThatLeftMembership_deliveredLate_doesNotMakeItAPeerAgain() {
+        LocalCluster.LocalReplica ra = replica("a");
+        LocalCluster.LocalReplica rb = replica("b");
+        cache(ra);
+        ReplicatedCache<String, String> b = cache(rb, o -> o.membership(rb.membership()));
+        AtomicReference<Envelope> lastFromA = new AtomicReference<>();
+        rb.backplane().subscribe(ReplicatedCache.TOPIC_PREFIX + "users", envelope -> {
+            if (envelope.origin().equals(ra.id())) {
+                lastFromA.set(envelope);
+            }
+        });
+        await().until(() -> b.peers().contains(ra.id()) && lastFromA.get() != null);
+        cluster.crash(ra.id());
+        await().until(() -> b.peers().isEmpty());
+        long flushes = b.stats().flushes();
+
+        // a's next heartbeat, in its stream, as if it had been sent just before the crash.
+        Envelope last = lastFromA.get();
+        EnvelopeCodec codec = EnvelopeCodec.builder("cachetest").build();
+        byte[] heartbeat = {'H', 0, 0, 0, 0};
+        cluster.inject(
+                rb.id(),
+                codec.encode(Envelope.of(
+                        Envelope.Kind.MESSAGE,
+                        "cachetest",
+                        ra.id(),
+                        last.epoch(),
+                        last.sequence() + 1,
+                        Instant.now(),
+                        last.topic(),
+                        Map.of(),
+                        heartbeat)));
+        ReplicaId marker = ReplicaId.random("marker");
+        cluster.inject(rb.id(), codec.encode(envelope(marker, 1, heartbeat)));
+        await().until(() -> b.peers().contains(marker)); // delivered in order: the late heartbeat came first
+
+        assertThat(b.peers()).doesNotContain(ra.id());
+        assertThat(b.stats().flushes()).isEqualTo(flushes);
     }
 
     @Test
