@@ -108,8 +108,9 @@ public final class EventHub implements AutoCloseable {
     private final int sweepEvery;
     private final List<SinkQueue> resumedAhead = new ArrayList<>();
     private int sinceSweep;
-    private final Map<String, List<SinkQueue>> byUser = new ConcurrentHashMap<>();
-    private final Map<String, List<SinkQueue>> byGroup = new ConcurrentHashMap<>();
+    private final Map<Audience.Scoped, List<SinkQueue>> byUser = new ConcurrentHashMap<>();
+    private final Map<Audience.Scoped, List<SinkQueue>> byGroup = new ConcurrentHashMap<>();
+    private final Map<Audience.Scoped, List<SinkQueue>> byTenant = new ConcurrentHashMap<>();
     private final AtomicBoolean rejectionLogged = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final ScheduledExecutorService heartbeat;
@@ -197,14 +198,35 @@ public final class EventHub implements AutoCloseable {
         return publish(Audience.EVERYONE, event);
     }
 
-    /** Sends {@code event} to the sinks of user {@code userId} on every replica; see {@link #broadcast}. */
+    /**
+     * Sends {@code event} to the sinks of user {@code userId}, in an application without tenants ({@link
+     * Identity#of}), on every replica; see {@link #broadcast}.
+     */
     public CompletableFuture<Void> toUser(String userId, Event event) {
-        return publish(Audience.user(userId), event);
+        return publish(Audience.user(Identity.NO_TENANT, userId), event);
     }
 
-    /** Sends {@code event} to the sinks of group {@code groupId} on every replica; see {@link #broadcast}. */
+    /** Sends {@code event} to the sinks of user {@code userId} of {@code tenant} on every replica. */
+    public CompletableFuture<Void> toUser(String tenant, String userId, Event event) {
+        return publish(Audience.user(tenant, userId), event);
+    }
+
+    /**
+     * Sends {@code event} to the sinks of group {@code groupId}, in an application without tenants, on every
+     * replica; see {@link #broadcast}.
+     */
     public CompletableFuture<Void> toGroup(String groupId, Event event) {
-        return publish(Audience.group(groupId), event);
+        return publish(Audience.group(Identity.NO_TENANT, groupId), event);
+    }
+
+    /** Sends {@code event} to the sinks of group {@code groupId} of {@code tenant} on every replica. */
+    public CompletableFuture<Void> toGroup(String tenant, String groupId, Event event) {
+        return publish(Audience.group(tenant, groupId), event);
+    }
+
+    /** Sends {@code event} to every sink of {@code tenant} on every replica. */
+    public CompletableFuture<Void> toTenant(String tenant, Event event) {
+        return publish(Audience.tenant(tenant), event);
     }
 
     private CompletableFuture<Void> publish(Audience audience, Event event) {
@@ -262,7 +284,7 @@ public final class EventHub implements AutoCloseable {
             switch (ledger.resume(lastEventId, identity::sees, queueCapacity)) {
                 case Ledger.Refused refused -> {
                     counters.resumesRefused.increment();
-                    LOG.debug("Resume of user '{}' refused: {}", identity.userId(), refused.detail());
+                    LOG.debug("Resume of {} refused: {}", identity, refused.detail());
                     queue.signal(Reload.of(refused.reason(), currentId()));
                 }
                 case Ledger.Replay replay -> {
@@ -292,9 +314,11 @@ public final class EventHub implements AutoCloseable {
 
     private void index(SinkQueue queue) {
         sinks.add(queue);
-        index(byUser, queue.identity.userId(), queue);
-        for (String group : queue.identity.groups()) {
-            index(byGroup, group, queue);
+        Identity identity = queue.identity;
+        index(byUser, new Audience.Scoped(identity.tenant(), identity.userId()), queue);
+        index(byTenant, new Audience.Scoped(identity.tenant(), ""), queue);
+        for (String group : identity.groups()) {
+            index(byGroup, new Audience.Scoped(identity.tenant(), group), queue);
         }
     }
 
@@ -303,7 +327,7 @@ public final class EventHub implements AutoCloseable {
      * so an add outside it could land in a list a concurrent unindex has just emptied and removed, and the
      * new sink would silently never get its user's or groups' events.
      */
-    private static void index(Map<String, List<SinkQueue>> index, String key, SinkQueue queue) {
+    private static void index(Map<Audience.Scoped, List<SinkQueue>> index, Audience.Scoped key, SinkQueue queue) {
         index.compute(key, (k, list) -> {
             List<SinkQueue> target = list == null ? new CopyOnWriteArrayList<>() : list;
             target.add(queue);
@@ -328,9 +352,11 @@ public final class EventHub implements AutoCloseable {
      */
     void unregister(SinkQueue queue) {
         sinks.remove(queue);
-        unindex(byUser, queue.identity.userId(), queue);
-        for (String group : queue.identity.groups()) {
-            unindex(byGroup, group, queue);
+        Identity identity = queue.identity;
+        unindex(byUser, new Audience.Scoped(identity.tenant(), identity.userId()), queue);
+        unindex(byTenant, new Audience.Scoped(identity.tenant(), ""), queue);
+        for (String group : identity.groups()) {
+            unindex(byGroup, new Audience.Scoped(identity.tenant(), group), queue);
         }
         idleSinks.closed(queue, sinks.size());
         lock.lock();
@@ -341,7 +367,7 @@ public final class EventHub implements AutoCloseable {
         }
     }
 
-    private static void unindex(Map<String, List<SinkQueue>> index, String key, SinkQueue queue) {
+    private static void unindex(Map<Audience.Scoped, List<SinkQueue>> index, Audience.Scoped key, SinkQueue queue) {
         index.computeIfPresent(key, (k, list) -> {
             list.remove(queue);
             return list.isEmpty() ? null : list;
@@ -364,8 +390,12 @@ public final class EventHub implements AutoCloseable {
             appendBroadcast(entry);
             return;
         }
-        Map<String, List<SinkQueue>> index = audience.kind() == Audience.Kind.USER ? byUser : byGroup;
-        for (SinkQueue queue : index.getOrDefault(audience.target(), List.of())) {
+        Map<Audience.Scoped, List<SinkQueue>> index = switch (audience.kind()) {
+            case USER -> byUser;
+            case GROUP -> byGroup;
+            default -> byTenant;
+        };
+        for (SinkQueue queue : index.getOrDefault(audience.key(), List.of())) {
             String id = entry.id();
             if (queue.resumedAt != null) {
                 id = idForResumed(queue, entry, broadcasts.head());

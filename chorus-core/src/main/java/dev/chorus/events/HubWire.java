@@ -12,7 +12,11 @@ import java.io.UncheckedIOException;
  * per-topic sequence around it):
  *
  *   version (1) | kind (1: EVENT, 2: POSITION, 3: SYNC) | origin hub (8) | seq (8)
- *   EVENT only: audience (1: 0 everyone, 1 user, 2 group) | [target (UTF)] | type (UTF) | length (4) | data
+ *   EVENT only: audience (1: 0 everyone, 1 user, 2 group, 3 tenant) | [tenant (UTF)] | [target (UTF)]
+ *               | type (UTF) | length (4) | data
+ *
+ * The tenant and the target are two fields (version 2; version 1 had no tenant), so no tenant or user name
+ * can be made to read as another's.
  *
  * POSITION says "my last event has seq"; SYNC says the same and asks every other hub to answer with its
  * POSITION, which is how a new or reconnected hub learns where the others stand.
@@ -21,7 +25,7 @@ import java.io.UncheckedIOException;
 /** Encodes and decodes the messages hubs send each other. */
 final class HubWire {
 
-    static final int VERSION = 1;
+    static final int VERSION = 2;
 
     enum Kind {
         EVENT,
@@ -41,6 +45,9 @@ final class HubWire {
             header(out, Kind.EVENT, origin, seq);
             out.writeByte(audience.kind().ordinal());
             if (audience.kind() != Audience.Kind.BROADCAST) {
+                out.writeUTF(audience.tenant());
+            }
+            if (audience.kind() == Audience.Kind.USER || audience.kind() == Audience.Kind.GROUP) {
                 out.writeUTF(audience.target());
             }
             out.writeUTF(event.type());
@@ -96,9 +103,12 @@ final class HubWire {
                 throw new IllegalArgumentException("unknown audience " + audienceCode);
             }
             Audience.Kind audienceKind = Audience.Kind.values()[audienceCode];
-            Audience audience = audienceKind == Audience.Kind.BROADCAST
-                    ? Audience.EVERYONE
-                    : new Audience(audienceKind, in.readUTF());
+            Audience audience = switch (audienceKind) {
+                case BROADCAST -> Audience.EVERYONE;
+                case TENANT -> Audience.tenant(in.readUTF());
+                case USER -> Audience.user(in.readUTF(), in.readUTF());
+                case GROUP -> Audience.group(in.readUTF(), in.readUTF());
+            };
             String type = in.readUTF();
             int length = in.readInt();
             if (length < 0 || length > in.available()) {

@@ -212,7 +212,7 @@ final class SinkQueue implements Registration {
 
     /** After a disconnect, outside the sink lock: the thread hands the sink its close signal. */
     private void disconnected() {
-        LOG.warn("Sink of user '{}' disconnected: it fell {} events behind", identity.userId(), capacity);
+        LOG.warn("Sink of {} disconnected: it fell {} events behind", identity, capacity);
         hub.unregister(this);
         wake();
     }
@@ -390,11 +390,11 @@ final class SinkQueue implements Registration {
                 throw new IllegalStateException("unexpected item " + item);
             }
             if (errors.isFailing()) {
-                errors.recovered("Sink of user '" + identity.userId() + "' accepts events again");
+                errors.recovered("Sink of " + identity + " accepts events again");
             }
         } catch (RuntimeException e) {
             counters.sinkErrors.increment();
-            errors.failure("Sink of user '" + identity.userId() + "' threw; continuing with its next event", e);
+            errors.failure("Sink of " + identity + " threw; continuing with its next event", e);
         }
     }
 

@@ -63,10 +63,10 @@ class LedgerTest {
     void resume_replaysWhatCameAfterTheIdInArrivalOrder_filteredByIdentity() {
         receive(ledger, A, 1);
         Ledger.Entry mark = receive(ledger, B, 1);
-        receive(ledger, A, 2, Audience.user("bob"));
-        receive(ledger, B, 2, Audience.user("alice"));
-        receive(ledger, A, 3, Audience.group("acme"));
-        receive(ledger, B, 3, Audience.group("globex"));
+        receive(ledger, A, 2, Audience.user("", "bob"));
+        receive(ledger, B, 2, Audience.user("", "alice"));
+        receive(ledger, A, 3, Audience.group("", "acme"));
+        receive(ledger, B, 3, Audience.group("", "globex"));
         receive(ledger, A, 4);
 
         assertThat(replayed(resume(mark.id()))).containsExactly("2:2", "1:3", "1:4");
@@ -312,9 +312,9 @@ class LedgerTest {
         long seq = event[1];
         Audience audience = switch ((int) ((origin * 7 + seq) % 4)) {
             case 0 -> Audience.EVERYONE;
-            case 1 -> Audience.user("alice");
-            case 2 -> Audience.user("bob");
-            default -> Audience.group(seq % 2 == 0 ? "acme" : "globex");
+            case 1 -> Audience.user("", "alice");
+            case 2 -> Audience.user("", "bob");
+            default -> Audience.group("", seq % 2 == 0 ? "acme" : "globex");
         };
         Ledger.Received received = ledger.received(origin, RA, seq, audience, event(origin + ":" + seq));
         assertThat(received.entry()).isNotNull();

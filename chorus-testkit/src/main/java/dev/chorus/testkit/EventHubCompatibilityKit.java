@@ -17,8 +17,10 @@ import dev.chorus.health.Health;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
+import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -428,6 +430,72 @@ public abstract class EventHubCompatibilityKit {
         hubs.get(1).toUser("alice", Event.of("t", "live"));
         waiting().until(() -> resumed.texts().contains("live"));
         assertThat(resumed.texts()).containsOnlyOnce("live");
+    }
+
+    /**
+     * Issue 19: user and group ids are unique only within a tenant. Two tenants with the same user and group
+     * names, events to each user, group and tenant from every replica, live and on a resume on another
+     * replica: nothing crosses a tenant, whatever the names (a tenant named like another plus a separator
+     * included).
+     */
+    @Test
+    void twoTenantsWithTheSameNames_neverSeeEachOthersEvents_liveOrOnResume() {
+        List<EventHub> hubs = hubs(3);
+        List<String> tenants = List.of("acme", "globex", "acme/eu", "acme:1");
+        Map<String, RecordingSink> live = new LinkedHashMap<>();
+        Map<String, Registration> registrations = new LinkedHashMap<>();
+        for (int t = 0; t < tenants.size(); t++) {
+            String tenant = tenants.get(t);
+            RecordingSink sink = new RecordingSink();
+            live.put(tenant, sink);
+            registrations.put(tenant, hubs.get(t % 3).register(Identity.inTenant(tenant, "alice", "ops"), sink));
+        }
+        RecordingSink outsider = new RecordingSink();
+        hubs.get(1).register(Identity.of("alice", "ops"), outsider);
+
+        publishPerTenant(hubs, tenants, "live");
+        markEnd(hubs, "end1", new ArrayList<>(live.values()));
+        Map<String, String> lastIds = new LinkedHashMap<>();
+        live.forEach((tenant, sink) -> lastIds.put(tenant, sink.lastId()));
+        registrations.values().forEach(Registration::close);
+        publishPerTenant(hubs, tenants, "missed");
+        markEnd(hubs, "end2", List.of(outsider));
+
+        Map<String, RecordingSink> resumed = new LinkedHashMap<>();
+        for (int t = 0; t < tenants.size(); t++) {
+            String tenant = tenants.get(t);
+            RecordingSink sink = new RecordingSink();
+            resumed.put(tenant, sink);
+            hubs.get((t + 1) % 3).resume(Identity.inTenant(tenant, "alice", "ops"), sink, lastIds.get(tenant));
+        }
+        for (String tenant : tenants) {
+            waiting().until(() -> resumed.get(tenant).texts().contains("end2-2"));
+        }
+
+        for (String tenant : tenants) {
+            for (RecordingSink sink : List.of(live.get(tenant), resumed.get(tenant))) {
+                assertThat(sink.texts())
+                        .as("what alice of %s received", tenant)
+                        .allMatch(text -> text.startsWith("end") || text.endsWith("@" + tenant + "@"));
+            }
+            assertThat(resumed.get(tenant).texts())
+                    .as("alice of %s missed her user, group and tenant events from every replica", tenant)
+                    .filteredOn(text -> text.startsWith("missed"))
+                    .hasSize(3 * 3);
+        }
+        assertThat(outsider.texts()).allMatch(text -> text.startsWith("end"));
+    }
+
+    /** From every hub, for every tenant: an event to its alice, to its group ops and to the tenant. */
+    private static void publishPerTenant(List<EventHub> hubs, List<String> tenants, String prefix) {
+        for (int i = 0; i < hubs.size(); i++) {
+            for (String tenant : tenants) {
+                String tag = "-" + i + "@" + tenant + "@";
+                hubs.get(i).toUser(tenant, "alice", Event.of("t", prefix + "-user" + tag));
+                hubs.get(i).toGroup(tenant, "ops", Event.of("t", prefix + "-group" + tag));
+                hubs.get(i).toTenant(tenant, Event.of("t", prefix + "-tenant" + tag));
+            }
+        }
     }
 
     /** From every hub: 3 rounds of broadcast, to alice, to bob, to group acme, to group globex. */
