@@ -137,7 +137,7 @@ cluster_up() {
   mkdir -p "$dir"
   secret=$(openssl rand -base64 32 | tr -d '/+=\n')
   hash=$(printf %s "$secret" | sha256sum | cut -d' ' -f1)
-  printf '[{"id":"demo","secretHash":"sha256:%s","user":"demo","tenant":"demo","roles":["reader","writer","admin"]}]\n' \
+  printf '[{"id":"demo","secretHash":"sha256:%s","user":"demo","tenant":"demo","roles":["reader","writer","admin","operator","agent"],"agents":["*"]}]\n' \
     "$hash" >"$dir/clients.json"
   printf %s "$secret" >"$dir/demo.secret"
   chmod 600 "$dir/demo.secret"

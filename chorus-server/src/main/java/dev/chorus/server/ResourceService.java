@@ -123,7 +123,7 @@ public final class ResourceService {
             LOG.warn("Change of {} committed, but its webhooks could not be queued: {}", resource.key(), e.toString());
         }
         try {
-            hub.toGroup(tenant, new Event(type, json.writeValueAsBytes(data))).exceptionally(e -> {
+            hub.toTenant(tenant, new Event(type, json.writeValueAsBytes(data))).exceptionally(e -> {
                 // Local clients have it; the others get a reload signal from their hub's gap detection.
                 LOG.debug("Event {} for {} did not reach the other replicas: {}", type, resource.key(), e.toString());
                 return null;

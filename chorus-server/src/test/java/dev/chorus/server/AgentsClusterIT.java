@@ -58,13 +58,13 @@ class AgentsClusterIT {
             await().atMost(Duration.ofSeconds(20)).until(() -> api.liveMembers() == 3);
         }
         String writer = apiA.token(TestClients.WRITER, TestClients.SECRET);
-        String admin = apiA.token(TestClients.ADMIN, TestClients.SECRET);
+        String operator = apiA.token(TestClients.OPERATOR, TestClients.SECRET);
 
         List<JsonNode> applied = new CopyOnWriteArrayList<>();
         AgentClient agent = new AgentClient(
                         "agent-1",
                         List.of(b.uri(), c.uri()),
-                        () -> new Api(a.uri()).token(TestClients.WRITER, TestClients.SECRET),
+                        () -> new Api(a.uri()).token(TestClients.AGENT, TestClients.SECRET),
                         config -> {
                             applied.add(config);
                             return null;
@@ -88,7 +88,7 @@ class AgentsClusterIT {
 
         JsonNode cluster = apiA.get("/api/cluster", writer).json();
         assertThat(cluster.path("live").asInt()).isEqualTo(3);
-        JsonNode verify = apiA.get("/api/cluster/verify", admin).json();
+        JsonNode verify = apiA.get("/api/cluster/verify", operator).json();
         assertThat(verify.path("passed").asBoolean()).as(verify.toString()).isTrue();
 
         // kill -9 the agent's replica: the agent reconnects to C and the next dispatch is delivered there.

@@ -27,6 +27,7 @@ class ServerApiIT {
     private static String reader;
     private static String admin;
     private static String otherTenant;
+    private static String operator;
 
     @BeforeAll
     static void start() {
@@ -39,6 +40,7 @@ class ServerApiIT {
         reader = api.token(TestClients.READER, TestClients.SECRET);
         admin = api.token(TestClients.ADMIN, TestClients.SECRET);
         otherTenant = api.token(TestClients.OTHER_TENANT, TestClients.SECRET);
+        operator = api.token(TestClients.OPERATOR, TestClients.SECRET);
     }
 
     @AfterAll
@@ -232,7 +234,7 @@ class ServerApiIT {
             assertThat(changed.path("data").path("id").asText()).isEqualTo("t-1");
             assertThat(changed.path("data").path("version").asLong()).isEqualTo(1);
 
-            postEvent(admin, "{\"type\":\"notice\",\"to\":\"everyone\",\"data\":{\"n\":1}}");
+            postEvent(operator, "{\"type\":\"notice\",\"to\":\"everyone\",\"data\":{\"n\":1}}");
             postEvent(admin, "{\"type\":\"private\",\"to\":\"user\",\"user\":\"alice\",\"data\":{}}");
             assertThat(postEvent(writer, "{\"type\":\"private\",\"to\":\"user\",\"user\":\"carol\"}"))
                     .isEqualTo(403);

@@ -60,6 +60,7 @@ class SocketLifecycleIT {
     private static ChorusServer server;
     private static Api api;
     private static String token;
+    private static String agentToken;
     /** A replica with the default keep-alive, for the idle socket. */
     private static ChorusServer defaults;
 
@@ -81,6 +82,7 @@ class SocketLifecycleIT {
         server = ChorusServer.start(ServerConfig.from(env));
         api = new Api(URI.create("http://127.0.0.1:" + server.port()));
         token = api.token(TestClients.WRITER, TestClients.SECRET);
+        agentToken = api.token(TestClients.AGENT, TestClients.SECRET);
     }
 
     @AfterAll
@@ -331,7 +333,9 @@ class SocketLifecycleIT {
     }
 
     private static URI uri(int port, String path, String token, String query) {
-        return URI.create("ws://127.0.0.1:" + port + path + "?access_token=" + Api.encode(token) + query);
+        // Agent sockets need the agent client's token; the tests name event sockets' token themselves.
+        String used = path.equals("/ws/agents") ? agentToken : token;
+        return URI.create("ws://127.0.0.1:" + port + path + "?access_token=" + Api.encode(used) + query);
     }
 
     /** A client socket that keeps its frames and how it closed; the JDK client answers pings by itself. */

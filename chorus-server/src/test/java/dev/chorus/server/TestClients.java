@@ -9,13 +9,23 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 
-/** The clients and keys the server tests configure: two tenants, a writer, a reader and an admin. */
+/**
+ * The clients and keys the server tests configure: two tenants that both have a user alice, a writer, a
+ * reader, a tenant admin, an operator and an agent client.
+ */
 final class TestClients {
 
     static final String WRITER = "writer-app";
     static final String READER = "reader-app";
     static final String ADMIN = "admin-app";
     static final String OTHER_TENANT = "globex-app";
+    /** User alice of tenant globex: the same name as acme's writer, another user. */
+    static final String GLOBEX_ALICE = "globex-alice-app";
+    /** The cluster-wide role, in tenant acme. */
+    static final String OPERATOR = "operator-app";
+    /** An agent client of tenant acme that may be the agents named agent-* and a-*. */
+    static final String AGENT = "agent-app";
+
     static final String SECRET = "s3cret-for-tests-only-0123456789abcdef";
 
     private TestClients() {}
@@ -27,7 +37,11 @@ final class TestClients {
                 + client(WRITER, hash, "alice", "acme", "\"reader\",\"writer\"") + ","
                 + client(READER, hash, "bob", "acme", "\"reader\"") + ","
                 + client(ADMIN, hash, "root", "acme", "\"reader\",\"writer\",\"admin\"") + ","
-                + client(OTHER_TENANT, hash, "carol", "globex", "\"reader\",\"writer\"")
+                + client(OTHER_TENANT, hash, "carol", "globex", "\"reader\",\"writer\"") + ","
+                + client(GLOBEX_ALICE, hash, "alice", "globex", "\"reader\",\"writer\",\"admin\"") + ","
+                + client(OPERATOR, hash, "ops", "acme", "\"reader\",\"operator\"") + ","
+                + client(AGENT, hash, "agent-runner", "acme", "\"agent\"")
+                        .replace("]}", "],\"agents\":[\"agent-*\",\"a-*\"]}")
                 + "]";
     }
 

@@ -52,7 +52,10 @@ public final class Clients {
             + "\"user\":\"alice\",\"tenant\":\"acme\",\"roles\":[\"reader\",\"writer\"]}]";
     private static final Pattern CLIENT_ID = Pattern.compile("[A-Za-z0-9._-]{1,64}");
     private static final Pattern SECRET_HASH = Pattern.compile("sha256:[0-9a-f]{64}");
-    private static final Set<String> FIELDS = Set.of("id", "secretHash", "user", "tenant", "roles");
+    private static final Set<String> FIELDS = Set.of("id", "secretHash", "user", "tenant", "roles", "agents");
+    /** An agent id pattern: agent-id characters and '*' for any run of them. */
+    private static final Pattern AGENT_PATTERN = Pattern.compile("[A-Za-z0-9._~*-]{1,128}");
+
     private static final String REFUSED = "invalid client credentials";
     private static final JsonMapper JSON = JsonMapper.builder()
             .enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION)
@@ -61,8 +64,12 @@ public final class Clients {
             .disable(StreamReadFeature.INCLUDE_SOURCE_IN_LOCATION)
             .build();
 
-    /** One configured client; the secret is kept only as its SHA-256 digest. */
-    private record Client(String id, byte[] secretDigest, String user, String tenant, Set<String> roles) {}
+    /**
+     * One configured client; the secret is kept only as its SHA-256 digest. {@code agents} are the agent ids
+     * it may connect as (with the {@code agent} role), as patterns where '*' matches any run of characters.
+     */
+    private record Client(
+            String id, byte[] secretDigest, String user, String tenant, Set<String> roles, List<Pattern> agents) {}
 
     private final Map<String, Client> clients;
     // Compared against when the id is unknown, so an unknown id costs the same hash and compare as a known one.
@@ -98,15 +105,15 @@ public final class Clients {
     }
 
     /**
-     * The single client {@code demo} (user {@code demo}, tenant {@code demo}, roles reader and writer) with
-     * the given secret, for the embedded single-replica default only.
+     * The single client {@code demo} (user {@code demo}, tenant {@code demo}, every role, any agent) with the
+     * given secret, for the embedded single-replica default only: a newcomer's first try may do anything.
      */
     public static Clients demo(String secret) {
         if (secret.isEmpty()) {
             throw new IllegalArgumentException("the demo client needs a non-empty secret");
         }
-        return new Clients(
-                Map.of("demo", new Client("demo", digest(secret), "demo", "demo", Set.of("reader", "writer"))));
+        return new Clients(Map.of(
+                "demo", new Client("demo", digest(secret), "demo", "demo", Roles.ALL, List.of(agentPattern("*")))));
     }
 
     /**
@@ -258,19 +265,22 @@ public final class Clients {
                     + " 'printf %s \"$SECRET\" | sha256sum')");
         }
         String user = text(node, "user");
-        if (user == null || user.isBlank()) {
-            problems.add(where + ": field user must be a non-blank string naming who the client acts for");
+        if (!validName(user)) {
+            problems.add(where + ": field user must be 1 to 128 printable characters, no spaces at either end,"
+                    + " naming who the client acts for (for example \"alice\")");
         }
         String tenant = text(node, "tenant");
-        if (tenant == null || tenant.isBlank()) {
-            problems.add(where + ": field tenant must be a non-blank string naming the client's tenant");
+        if (!validName(tenant)) {
+            problems.add(where + ": field tenant must be 1 to 128 printable characters, no spaces at either end,"
+                    + " naming the client's tenant (for example \"acme\")");
         }
         Set<String> roles = roles(node.get("roles"), where, problems);
+        List<Pattern> agents = agents(node.get("agents"), where, problems);
         if (problems.size() > before) {
             return null;
         }
         byte[] digest = HexFormat.of().parseHex(secretHash.substring("sha256:".length()));
-        return new Client(id, digest, user, tenant, roles);
+        return new Client(id, digest, user, tenant, roles, agents);
     }
 
     private static @Nullable String text(JsonNode node, String field) {
@@ -295,7 +305,72 @@ public final class Clients {
                     + " [\"reader\",\"writer\"]) or left out");
             return Set.of();
         }
+        for (String role : result) {
+            if (!Roles.ALL.contains(role)) {
+                problems.add(where + ": unknown role '" + role + "' (the roles are "
+                        + Roles.ALL.stream().sorted().toList() + ")");
+            }
+        }
         return result;
+    }
+
+    private static List<Pattern> agents(@Nullable JsonNode agents, String where, List<String> problems) {
+        if (agents == null || agents.isNull()) {
+            return List.of();
+        }
+        List<Pattern> result = new ArrayList<>();
+        for (JsonNode agent : agents.isArray() ? agents : List.<JsonNode>of()) {
+            if (!agent.isTextual() || !AGENT_PATTERN.matcher(agent.asText()).matches()) {
+                problems.add(where + ": field agents must be an array of agent ids, '*' matching any run of"
+                        + " characters (for example [\"sensor-*\"]), not " + agent);
+                return List.of();
+            }
+            result.add(agentPattern(agent.asText()));
+        }
+        if (!agents.isArray()) {
+            problems.add(where + ": field agents must be an array of agent ids (for example [\"sensor-*\"])");
+        }
+        return List.copyOf(result);
+    }
+
+    private static Pattern agentPattern(String glob) {
+        String[] parts = glob.split("\\*", -1);
+        StringBuilder regex = new StringBuilder();
+        for (int i = 0; i < parts.length; i++) {
+            if (i > 0) {
+                regex.append(".*");
+            }
+            regex.append(Pattern.quote(parts[i]));
+        }
+        return Pattern.compile(regex.toString());
+    }
+
+    /*
+     * Tenant and user names: 1 to 128 characters, no control characters, no spaces at either end. Everything
+     * that names them inside the server keeps tenant and name as separate fields, so any other character is
+     * safe; the bound keeps logs and keys readable.
+     */
+    private static boolean validName(@Nullable String name) {
+        return name != null
+                && !name.isEmpty()
+                && name.length() <= 128
+                && name.strip().equals(name)
+                && name.chars().noneMatch(Character::isISOControl);
+    }
+
+    /**
+     * Whether client {@code clientId} may connect as agent {@code agentId}: its {@code agents} patterns, or,
+     * without any, the agent id equal to its user.
+     */
+    public boolean mayBeAgent(String clientId, String agentId) {
+        Client client = clients.get(clientId);
+        if (client == null) {
+            return false;
+        }
+        if (client.agents().isEmpty()) {
+            return client.user().equals(agentId);
+        }
+        return client.agents().stream().anyMatch(p -> p.matcher(agentId).matches());
     }
 
     private static byte[] digest(String secret) {

@@ -1,7 +1,9 @@
 package dev.chorus.server.http;
 
 import dev.chorus.server.agents.AgentSessions;
+import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Roles;
 import io.javalin.http.Context;
 import java.util.List;
 import java.util.Set;
@@ -25,20 +27,49 @@ final class AgentSocket {
 
     private final AgentSessions agents;
     private final Bearer bearer;
+    private final Clients clients;
     private final KeepAlive keepAlive;
     private final SocketOptions options;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
 
-    AgentSocket(AgentSessions agents, Bearer bearer, KeepAlive keepAlive, SocketOptions options) {
+    AgentSocket(AgentSessions agents, Bearer bearer, Clients clients, KeepAlive keepAlive, SocketOptions options) {
         this.agents = agents;
         this.bearer = bearer;
+        this.clients = clients;
         this.keepAlive = keepAlive;
         this.options = options;
     }
 
+    /**
+     * Refuses the upgrade unless the token is valid (401), the agent id well-formed (400), and the client
+     * holds the {@code agent} role and may be that agent (403): a reader's or writer's token cannot take over
+     * an agent's session, receive its configs or acknowledge them.
+     */
     void beforeUpgrade(Context ctx) {
-        bearer.require(ctx, ctx.queryParam("access_token"));
-        agentId(ctx.queryParam("agentId"));
+        Principal principal = bearer.require(ctx, ctx.queryParam("access_token"));
+        String agentId = agentId(ctx.queryParam("agentId"));
+        Problem refused = refusal(principal, agentId);
+        if (refused != null) {
+            throw refused;
+        }
+    }
+
+    private @Nullable Problem refusal(Principal principal, String agentId) {
+        if (!principal.roles().contains(Roles.AGENT)) {
+            return Problem.of(
+                    403,
+                    "Forbidden",
+                    "client '" + principal.clientId() + "' needs the role '" + Roles.AGENT
+                            + "' to connect as an agent");
+        }
+        if (!clients.mayBeAgent(principal.clientId(), agentId)) {
+            return Problem.of(
+                    403,
+                    "Forbidden",
+                    "client '" + principal.clientId() + "' may not connect as agent '" + agentId
+                            + "'; its 'agents' patterns (or, without any, its user) must name it");
+        }
+        return null;
     }
 
     /** Sockets open here, claimed or still claiming. */
@@ -78,6 +109,11 @@ final class AgentSocket {
             agentId = agentId(Sockets.query(request, "agentId"));
         } catch (Problem e) {
             response.sendError(400, e.getMessage());
+            return null;
+        }
+        Problem refused = refusal(principal, agentId);
+        if (refused != null) {
+            response.sendError(403, refused.getMessage());
             return null;
         }
         Sockets.negotiate(response, options);

@@ -14,6 +14,7 @@ import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Roles;
 import dev.chorus.sessions.DispatchResult;
 import dev.chorus.sessions.Sessions;
 import io.javalin.http.Context;
@@ -149,7 +150,16 @@ final class ClusterRoutes {
     }
 
     void cluster(Context ctx) throws Exception {
-        bearer.require(ctx, null);
+        Principal principal = bearer.require(ctx, null);
+        Health bp = backplane.health();
+        if (!principal.roles().contains(Roles.OPERATOR)) {
+            // Replica ids, hosts, versions and key fingerprints are the operator's: a tenant sees the summary.
+            ctx.json(Map.of(
+                    "live", membership.liveCount(),
+                    "backplane", Map.of("status", bp.status().name()),
+                    "details", "the members' details need the role '" + Roles.OPERATOR + "'"));
+            return;
+        }
         List<CallResult> counts = calls.askAll(SESSIONS_CALL, new byte[0], GATHER_TIMEOUT)
                 .get(GATHER_TIMEOUT.toMillis() * 2, TimeUnit.MILLISECONDS);
         Map<String, Object> sessionsByReplica = new LinkedHashMap<>();
@@ -172,7 +182,6 @@ final class ClusterRoutes {
             m.put("sessions", sessionsByReplica.get(member.id().toString()));
             members.add(m);
         }
-        Health bp = backplane.health();
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("self", membership.self().id().toString());
         body.put(
@@ -184,7 +193,7 @@ final class ClusterRoutes {
     }
 
     void verify(Context ctx) {
-        bearer.requireRole(ctx, HttpApi.ADMIN);
+        bearer.requireRole(ctx, Roles.OPERATOR);
         VerifyReport report = verifier.verify(GATHER_TIMEOUT);
         List<Map<String, Object>> checks = new ArrayList<>();
         for (VerifyReport.Check check : report.checks()) {

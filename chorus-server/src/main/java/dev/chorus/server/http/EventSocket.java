@@ -166,7 +166,7 @@ final class EventSocket {
         void opened(Session session) {
             this.session = session;
             connections.add(this);
-            Identity identity = Identity.of(principal.user(), principal.tenant());
+            Identity identity = Identity.inTenant(principal.tenant(), principal.user());
             // Under the lock the sink's first delivery waits until the hello frame is out: the client learns
             // where it stands before anything else arrives.
             synchronized (this) {

@@ -19,6 +19,7 @@ import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.AuthenticationException;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Roles;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
 import dev.chorus.server.destinations.Destinations;
@@ -39,6 +40,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
@@ -58,9 +60,14 @@ public final class HttpApi {
     /** The response header that carries cluster warnings (too many replicas). */
     public static final String WARNING_HEADER = "Chorus-Warning";
     /** Role needed to create, replace and delete resources. */
-    public static final String WRITER = "writer";
-    /** Role needed to send events to everyone or to another user. */
-    public static final String ADMIN = "admin";
+    public static final String WRITER = Roles.WRITER;
+    /** Role needed to send events to another user of one's tenant. */
+    public static final String ADMIN = Roles.ADMIN;
+    /**
+     * Event type prefixes of the events the server sends itself ({@code resource.changed}, …): a client
+     * cannot send one, so a client that receives one knows the server sent it.
+     */
+    public static final List<String> RESERVED_EVENT_PREFIXES = List.of("resource.", "chorus.");
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final String STARTED_AT = "chorus.startedAt";
@@ -124,7 +131,7 @@ public final class HttpApi {
         this.socketOptions = SocketOptions.from(config);
         this.keepAlive = new KeepAlive(socketOptions.pingInterval(), socketOptions.pongTimeout());
         this.events = new EventSocket(hub, bearer, json, replica, keepAlive, socketOptions);
-        this.agentSockets = new AgentSocket(cluster.agents(), bearer, keepAlive, socketOptions);
+        this.agentSockets = new AgentSocket(cluster.agents(), bearer, clients, keepAlive, socketOptions);
         metrics.sockets("events", events::size);
         metrics.sockets("agents", agentSockets::size);
         metrics.agents(cluster.agents()::localCount);
@@ -445,11 +452,25 @@ public final class HttpApi {
         Principal principal = bearer.require(ctx, null);
         JsonNode body = jsonBody(ctx);
         String type = text(body, "type", true);
-        if (type.length() > Event.MAX_TYPE_LENGTH) {
+        if (type.isEmpty() || type.length() > Event.MAX_TYPE_LENGTH) {
             throw Problem.badField(
-                    "/type", "type is " + type.length() + " characters; at most " + Event.MAX_TYPE_LENGTH);
+                    "/type", "type is " + type.length() + " characters; it must be 1 to " + Event.MAX_TYPE_LENGTH);
+        }
+        for (String reserved : RESERVED_EVENT_PREFIXES) {
+            if (type.startsWith(reserved)) {
+                throw Problem.badField(
+                        "/type",
+                        "event types starting with " + RESERVED_EVENT_PREFIXES
+                                + " are sent by the server itself and cannot be sent by a client; choose another"
+                                + " type, such as 'app." + abbreviate(type.substring(reserved.length())) + "'");
+            }
         }
         String to = Optional.ofNullable(text(body, "to", false)).orElse("tenant");
+        String tenant = Optional.ofNullable(text(body, "tenant", false)).orElse(principal.tenant());
+        if (tenant.isBlank()) {
+            throw Problem.badField("/tenant", "tenant must not be blank; leave it out for your own tenant");
+        }
+        boolean ownTenant = tenant.equals(principal.tenant());
         JsonNode data = body.has("data") ? body.get("data") : json.nullNode();
         byte[] bytes;
         try {
@@ -460,19 +481,27 @@ public final class HttpApi {
         Event event = new Event(type, bytes);
         switch (to) {
             case "everyone" -> {
-                requireRole(principal, ADMIN, "send an event to everyone");
+                if (body.has("tenant")) {
+                    throw Problem.badField("/tenant", "an event to everyone goes to every tenant; leave tenant out");
+                }
+                requireRole(principal, Roles.OPERATOR, "send an event to every tenant");
                 hub.broadcast(event);
             }
             case "tenant" -> {
-                requireRole(principal, WRITER, "send an event to your tenant");
-                hub.toGroup(principal.tenant(), event);
+                requireRole(
+                        principal,
+                        ownTenant ? Roles.WRITER : Roles.OPERATOR,
+                        ownTenant ? "send an event to your tenant" : "send an event to another tenant");
+                hub.toTenant(tenant, event);
             }
             case "user" -> {
                 String user = text(body, "user", true);
-                if (!user.equals(principal.user())) {
-                    requireRole(principal, ADMIN, "send an event to another user");
+                if (!ownTenant) {
+                    requireRole(principal, Roles.OPERATOR, "send an event to a user of another tenant");
+                } else if (!user.equals(principal.user())) {
+                    requireRole(principal, Roles.ADMIN, "send an event to another user of your tenant");
                 }
-                hub.toUser(user, event);
+                hub.toUser(tenant, user, event);
             }
             default ->
                 throw Problem.badField(

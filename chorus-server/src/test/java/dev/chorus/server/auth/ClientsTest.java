@@ -89,13 +89,31 @@ class ClientsTest {
     }
 
     @Test
-    void demo_isOneReaderWriterClient() {
+    void demo_isOneClientWithEveryRoleAndAnyAgent() {
         Clients demo = Clients.demo("demo-secret");
 
         assertThat(demo.size()).isEqualTo(1);
         assertThat(demo.authenticate("demo", "demo-secret"))
-                .isEqualTo(new Principal("demo", "demo", "demo", Set.of("reader", "writer")));
+                .isEqualTo(new Principal("demo", "demo", "demo", Roles.ALL));
+        assertThat(demo.mayBeAgent("demo", "any-agent")).isTrue();
         assertThatThrownBy(() -> demo.authenticate("demo", "other")).isInstanceOf(AuthenticationException.class);
+    }
+
+    @Test
+    void agents_areTheClientsPatterns_orItsUser() {
+        String hash = Clients.hash(WEB_SECRET);
+        Clients clients = Clients.fromEnvironment(env(Map.of(
+                Clients.CLIENTS,
+                "[" + entryObject("web", hash).replace("}", ",\"agents\":[\"sensor-*\",\"gw\"]}") + ","
+                        + entryObject("plain", hash) + "]")));
+
+        assertThat(clients.mayBeAgent("web", "sensor-7")).isTrue();
+        assertThat(clients.mayBeAgent("web", "gw")).isTrue();
+        assertThat(clients.mayBeAgent("web", "gw2")).isFalse();
+        assertThat(clients.mayBeAgent("web", "other")).isFalse();
+        assertThat(clients.mayBeAgent("plain", "u")).isTrue();
+        assertThat(clients.mayBeAgent("plain", "sensor-7")).isFalse();
+        assertThat(clients.mayBeAgent("unknown", "u")).isFalse();
     }
 
     @Test
@@ -122,7 +140,7 @@ class ClientsTest {
     @Test
     void entryErrors_nameTheVariableTheEntryAndTheField() {
         String hash = Clients.hash(WEB_SECRET);
-        Map<String, String> cases = Map.of(
+        Map<String, String> cases = pairs(
                 "[\"web\"]",
                 "CHORUS_CLIENTS[0] is not a JSON object",
                 entry("\"id\":\"no spaces\",\"secretHash\":\"" + hash + "\",\"user\":\"u\",\"tenant\":\"t\""),
@@ -138,7 +156,17 @@ class ClientsTest {
                 entry("\"id\":\"web\",\"secretHash\":\"" + hash + "\",\"user\":\"u\",\"tenant\":\"t\",\"roles\":[1]"),
                 "CHORUS_CLIENTS[0] (id 'web'): field roles must be",
                 "[" + entryObject("web", hash) + "," + entryObject("web", hash) + "]",
-                "CHORUS_CLIENTS[1] (id 'web'): id is already used");
+                "CHORUS_CLIENTS[1] (id 'web'): id is already used",
+                entry("\"id\":\"web\",\"secretHash\":\"" + hash
+                        + "\",\"user\":\"u\",\"tenant\":\"t\",\"roles\":[\"opertor\"]"),
+                "CHORUS_CLIENTS[0] (id 'web'): unknown role 'opertor' (the roles are [admin, agent, operator,",
+                entry("\"id\":\"web\",\"secretHash\":\"" + hash + "\",\"user\":\"u\",\"tenant\":\"a\\u0000b\""),
+                "CHORUS_CLIENTS[0] (id 'web'): field tenant must be 1 to 128 printable characters",
+                entry("\"id\":\"web\",\"secretHash\":\"" + hash + "\",\"user\":\" alice\",\"tenant\":\"t\""),
+                "CHORUS_CLIENTS[0] (id 'web'): field user must be 1 to 128 printable characters",
+                entry("\"id\":\"web\",\"secretHash\":\"" + hash
+                        + "\",\"user\":\"u\",\"tenant\":\"t\",\"agents\":[\"a b\"]"),
+                "CHORUS_CLIENTS[0] (id 'web'): field agents must be an array of agent ids");
 
         cases.forEach((json, expected) -> {
             ConfigurationException e = configError(Map.of(Clients.CLIENTS, json));
@@ -175,6 +203,14 @@ class ClientsTest {
 
     private static String entry(String fields) {
         return "[{" + fields + "}]";
+    }
+
+    private static Map<String, String> pairs(String... keysAndValues) {
+        Map<String, String> pairs = new java.util.LinkedHashMap<>();
+        for (int i = 0; i < keysAndValues.length; i += 2) {
+            pairs.put(keysAndValues[i], keysAndValues[i + 1]);
+        }
+        return pairs;
     }
 
     private static String entryObject(String id, String hash) {
