@@ -15,6 +15,7 @@ final class AgentProbe implements WebSocket.Listener, AutoCloseable {
     private static final HttpClient HTTP = HttpClient.newHttpClient();
 
     private final CompletableFuture<JsonNode> first = new CompletableFuture<>();
+    private final CompletableFuture<Integer> closed = new CompletableFuture<>();
     private final StringBuilder partial = new StringBuilder();
     private WebSocket socket;
 
@@ -50,12 +51,23 @@ final class AgentProbe implements WebSocket.Listener, AutoCloseable {
     @Override
     public CompletionStage<?> onClose(WebSocket webSocket, int statusCode, String reason) {
         first.completeExceptionally(new AssertionError("closed with " + statusCode + " " + reason));
+        closed.complete(statusCode);
         return null;
     }
 
     @Override
     public void onError(WebSocket webSocket, Throwable error) {
         first.completeExceptionally(error);
+        closed.complete(-1);
+    }
+
+    boolean isClosed() {
+        return closed.isDone();
+    }
+
+    /** How the server closed the socket; -1 for an error. */
+    int closeCode() {
+        return closed.join();
     }
 
     @Override

@@ -37,6 +37,20 @@ final class EventsClient implements WebSocket.Listener, AutoCloseable {
                 .get(10, TimeUnit.SECONDS);
     }
 
+    /** Opens a socket without waiting for anything: the server may still refuse or close it. */
+    static EventsClient open(URI base, String token) throws Exception {
+        return new EventsClient(base, token, null);
+    }
+
+    /** Waits for the first frame, or fails saying how the socket closed. */
+    JsonNode awaitFirst() {
+        await().atMost(Duration.ofSeconds(20)).until(() -> !frames.isEmpty() || closed.isDone());
+        if (frames.isEmpty()) {
+            throw new AssertionError("closed before any frame: " + closed.join()[0] + " " + closeReason);
+        }
+        return frames.getFirst();
+    }
+
     /** Connects to the replica at {@code base} with {@code token}, resuming after {@code lastEventId} if given. */
     static EventsClient connect(URI base, String token, String lastEventId) throws Exception {
         EventsClient client = new EventsClient(base, token, lastEventId);

@@ -5,23 +5,18 @@ import static org.awaitility.Awaitility.await;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.chorus.testkit.FaultProxy;
-import java.io.BufferedReader;
 import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.lang.management.ManagementFactory;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.WebSocket;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
@@ -77,6 +72,7 @@ class SocketLifecycleIT {
         idle = Client.open(uri(defaults, "/ws/events", token(defaults), "")).join();
         idleSince = System.nanoTime();
 
+        env.put("CHORUS_WS_MAX_PER_USER", Integer.toString(10 * PER_KIND)); // one user opens them all
         env.put("CHORUS_WS_PING_INTERVAL", PING_INTERVAL.toMillis() + "ms");
         env.put("CHORUS_WS_PONG_TIMEOUT", PONG_TIMEOUT.toMillis() + "ms");
         server = ChorusServer.start(ServerConfig.from(env));
@@ -231,26 +227,12 @@ class SocketLifecycleIT {
 
     /** The extensions the server accepts from a client that offers permessage-deflate, as browsers do. */
     private static String negotiatedExtensions(int port, String token) throws IOException {
-        try (Socket socket = new Socket("127.0.0.1", port)) {
-            socket.setSoTimeout(10_000);
-            String request = "GET /ws/events?access_token=" + Api.encode(token) + " HTTP/1.1\r\n"
-                    + "Host: 127.0.0.1:" + port + "\r\n"
-                    + "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                    + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
-                    + "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
-            socket.getOutputStream().write(request.getBytes(StandardCharsets.US_ASCII));
-            BufferedReader in =
-                    new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
-            String status = in.readLine();
-            assertThat(status).as("the upgrade's status line").contains(" 101 ");
-            String extensions = null;
-            for (String line = in.readLine(); line != null && !line.isEmpty(); line = in.readLine()) {
-                if (line.toLowerCase(Locale.ROOT).startsWith("sec-websocket-extensions:")) {
-                    extensions = line.substring(line.indexOf(':') + 1).strip();
-                }
-            }
-            return extensions;
-        }
+        RawUpgrade upgrade = RawUpgrade.send(
+                port,
+                "/ws/events?access_token=" + Api.encode(token),
+                "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits");
+        assertThat(upgrade.code()).as("the upgrade's status").isEqualTo(101);
+        return upgrade.headers().get("sec-websocket-extensions");
     }
 
     @Test

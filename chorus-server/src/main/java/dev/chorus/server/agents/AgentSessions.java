@@ -24,6 +24,7 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
@@ -40,6 +41,9 @@ public final class AgentSessions implements AutoCloseable {
 
     /** The allowed form of an agent id. */
     public static final Pattern AGENT_ID = Pattern.compile("[A-Za-z0-9._~-]{1,128}");
+    /** How long a config sent to an agent waits for its ack or nack: longer than any dispatch timeout. */
+    public static final Duration UNACKNOWLEDGED_EXPIRY = Duration.ofSeconds(65);
+
     /** The cluster call that lists a replica's agents. */
     static final String LIST_CALL = "chorus.server.agents";
 
@@ -184,6 +188,13 @@ public final class AgentSessions implements AutoCloseable {
             long id = ids.incrementAndGet();
             CompletableFuture<Acceptance> answer = new CompletableFuture<>();
             pending.put(id, answer);
+            // No dispatch waits longer than the longest timeout a caller may ask for: past it, an
+            // unacknowledged config is answered and forgotten rather than kept for the socket's life.
+            answer.completeOnTimeout(
+                    Acceptance.reject("TIMEOUT: agent '" + agentId + "' did not acknowledge config " + id + " within "
+                            + UNACKNOWLEDGED_EXPIRY.toSeconds() + " s"),
+                    UNACKNOWLEDGED_EXPIRY.toMillis(),
+                    TimeUnit.MILLISECONDS);
             answer.whenComplete((a, e) -> pending.remove(id));
             String config = new String(dispatch.payload(), StandardCharsets.UTF_8);
             link.send("{\"type\":\"config\",\"id\":" + id + ",\"from\":\"" + dispatch.from() + "\",\"config\":" + config

@@ -181,6 +181,18 @@ public final class Tokens {
      * @throws AuthenticationException saying why the token is refused; nothing else, whatever the input
      */
     public Principal verify(@Nullable String token) {
+        return grant(token).principal();
+    }
+
+    /** A verified token: who it speaks for and when it expires (null when it carries no expiry). */
+    public record Grant(Principal principal, @Nullable Instant expires) {}
+
+    /**
+     * Like {@link #verify}, with the token's expiry: a WebSocket opened with it is closed then.
+     *
+     * @throws AuthenticationException saying why the token is refused; nothing else, whatever the input
+     */
+    public Grant grant(@Nullable String token) {
         if (token == null || token.isBlank()) {
             throw new AuthenticationException("missing token");
         }
@@ -194,7 +206,7 @@ public final class Tokens {
             Instant now = clock.instant();
             if (now.isBefore(known.expires().plus(CLOCK_SKEW))
                     && now.isAfter(known.notBefore().minus(CLOCK_SKEW))) {
-                return known.principal();
+                return new Grant(known.principal(), known.expires());
             }
             verified.invalidate(compact);
         }
@@ -233,7 +245,11 @@ public final class Tokens {
                     new Verified(
                             principal, notBefore, claims.getExpirationTime().toInstant()));
         }
-        return principal;
+        return new Grant(
+                principal,
+                claims.getExpirationTime() == null
+                        ? null
+                        : claims.getExpirationTime().toInstant());
     }
 
     /** A token that passed every check, and the window in which it is valid. */

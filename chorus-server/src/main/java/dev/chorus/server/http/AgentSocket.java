@@ -4,6 +4,7 @@ import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.Principal;
 import dev.chorus.server.auth.Roles;
+import dev.chorus.server.auth.Tokens;
 import io.javalin.http.Context;
 import java.util.List;
 import java.util.Set;
@@ -24,19 +25,21 @@ import org.slf4j.LoggerFactory;
 final class AgentSocket {
 
     private static final Logger LOG = LoggerFactory.getLogger(AgentSocket.class);
+    /** Frames queued for an agent before it counts as not reading. */
+    static final int MAX_QUEUED_FRAMES = 64;
 
     private final AgentSessions agents;
     private final Bearer bearer;
     private final Clients clients;
-    private final KeepAlive keepAlive;
+    private final SocketWatch watch;
     private final SocketOptions options;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
 
-    AgentSocket(AgentSessions agents, Bearer bearer, Clients clients, KeepAlive keepAlive, SocketOptions options) {
+    AgentSocket(AgentSessions agents, Bearer bearer, Clients clients, SocketWatch watch, SocketOptions options) {
         this.agents = agents;
         this.bearer = bearer;
         this.clients = clients;
-        this.keepAlive = keepAlive;
+        this.watch = watch;
         this.options = options;
     }
 
@@ -49,6 +52,9 @@ final class AgentSocket {
         Principal principal = bearer.require(ctx, ctx.queryParam("access_token"));
         String agentId = agentId(ctx.queryParam("agentId"));
         Problem refused = refusal(principal, agentId);
+        if (refused == null) {
+            refused = Sockets.refusedOrigin(ctx.header("Origin"), ctx.header("Host"), options);
+        }
         if (refused != null) {
             throw refused;
         }
@@ -97,13 +103,14 @@ final class AgentSocket {
     /** The socket of an upgrade that {@link #beforeUpgrade} let through, or null after answering 401 or 400. */
     @Nullable
     Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
-        Principal principal;
+        Tokens.Grant grant;
         try {
-            principal = bearer.verify(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
+            grant = bearer.grant(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
         } catch (Problem e) {
             response.sendError(401, "not authenticated: " + e.getMessage());
             return null;
         }
+        Principal principal = grant.principal();
         String agentId;
         try {
             agentId = agentId(Sockets.query(request, "agentId"));
@@ -112,31 +119,35 @@ final class AgentSocket {
             return null;
         }
         Problem refused = refusal(principal, agentId);
+        if (refused == null) {
+            refused = Sockets.refusedOrigin(request.getHeader("Origin"), request.getHeader("Host"), options);
+        }
         if (refused != null) {
             response.sendError(403, refused.getMessage());
             return null;
         }
         Sockets.negotiate(response, options);
-        return new Connection(principal, agentId);
+        return new Connection(grant, agentId);
     }
 
     /** One agent's socket: claims the agent's session when it opens, gives it back however it ends. */
     // Public for Jetty's public method-handle lookup (see LiveSocket); created only here.
     public final class Connection extends LiveSocket implements AgentSessions.Link {
 
-        private final Principal principal;
         private final String agentId;
         private volatile AgentSessions.@Nullable Agent agent;
         private volatile boolean ended;
 
-        Connection(Principal principal, String agentId) {
-            super(keepAlive);
-            this.principal = principal;
+        Connection(Tokens.Grant grant, String agentId) {
+            super(watch, grant);
             this.agentId = agentId;
         }
 
         @Override
         void opened(Session session) {
+            // Backpressure: configs an agent does not read pile up in Jetty's queue, up to this many frames;
+            // the next send fails and closes the socket, as a slow events client is closed.
+            session.setMaxOutgoingFrames(MAX_QUEUED_FRAMES);
             connections.add(this);
             agents.connect(principal.tenant(), agentId, this).whenComplete((claimed, error) -> {
                 if (error != null) {
@@ -174,7 +185,11 @@ final class AgentSocket {
 
         @Override
         public void send(String frame) {
-            sendAsync(frame);
+            sendAsync(
+                    frame,
+                    failure -> close(
+                            EventSocket.TRY_AGAIN_LATER,
+                            "the agent did not read: " + MAX_QUEUED_FRAMES + " frames waiting; reconnect"));
         }
     }
 }

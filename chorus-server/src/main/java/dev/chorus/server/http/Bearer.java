@@ -26,6 +26,11 @@ final class Bearer {
 
     /** Checks a token given as an {@code Authorization} header value or a query parameter; 401 otherwise. */
     Principal verify(@Nullable String header, @Nullable String queryToken) {
+        return grant(header, queryToken).principal();
+    }
+
+    /** Like {@link #verify}, with the token's expiry. */
+    Tokens.Grant grant(@Nullable String header, @Nullable String queryToken) {
         String token;
         if (header != null) {
             if (!header.regionMatches(true, 0, "Bearer ", 0, 7) || header.length() <= 7) {
@@ -41,7 +46,7 @@ final class Bearer {
                             + " credentials, then send 'Authorization: Bearer <access_token>'");
         }
         try {
-            return tokens.verify(token);
+            return tokens.grant(token);
         } catch (AuthenticationException e) {
             throw unauthorized("invalid_token", e.getMessage());
         }

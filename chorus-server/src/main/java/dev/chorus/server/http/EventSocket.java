@@ -10,7 +10,7 @@ import dev.chorus.events.Identity;
 import dev.chorus.events.Registration;
 import dev.chorus.events.Reload;
 import dev.chorus.events.Sink;
-import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Tokens;
 import io.javalin.http.Context;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,7 +51,7 @@ final class EventSocket {
     private final Bearer bearer;
     private final ObjectMapper json;
     private final ReplicaId replica;
-    private final KeepAlive keepAlive;
+    private final SocketWatch watch;
     private final SocketOptions options;
     private final Set<Connection> connections = ConcurrentHashMap.newKeySet();
     private final Frames frames = new Frames();
@@ -61,13 +61,13 @@ final class EventSocket {
             Bearer bearer,
             ObjectMapper json,
             ReplicaId replica,
-            KeepAlive keepAlive,
+            SocketWatch watch,
             SocketOptions options) {
         this.hub = hub;
         this.bearer = bearer;
         this.json = json;
         this.replica = replica;
-        this.keepAlive = keepAlive;
+        this.watch = watch;
         this.options = options;
     }
 
@@ -86,6 +86,10 @@ final class EventSocket {
     /** Refuses the upgrade (401) unless the client has a valid token; browsers send it as {@code access_token}. */
     void beforeUpgrade(Context ctx) {
         bearer.require(ctx, ctx.queryParam("access_token"));
+        Problem foreign = Sockets.refusedOrigin(ctx.header("Origin"), ctx.header("Host"), options);
+        if (foreign != null) {
+            throw foreign;
+        }
     }
 
     /**
@@ -94,11 +98,16 @@ final class EventSocket {
      */
     @Nullable
     Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
-        Principal principal;
+        Tokens.Grant grant;
         try {
-            principal = bearer.verify(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
+            grant = bearer.grant(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
         } catch (Problem e) {
             response.sendError(401, "not authenticated: " + e.getMessage());
+            return null;
+        }
+        Problem foreign = Sockets.refusedOrigin(request.getHeader("Origin"), request.getHeader("Host"), options);
+        if (foreign != null) {
+            response.sendError(403, foreign.getMessage());
             return null;
         }
         Sockets.negotiate(response, options);
@@ -106,7 +115,7 @@ final class EventSocket {
         if (lastEventId == null) {
             lastEventId = request.getHeader("Last-Event-ID");
         }
-        return new Connection(principal, lastEventId);
+        return new Connection(grant, lastEventId);
     }
 
     /*
@@ -151,14 +160,12 @@ final class EventSocket {
     // Public for Jetty's public method-handle lookup (see LiveSocket); created only here.
     public final class Connection extends LiveSocket implements Sink {
 
-        private final Principal principal;
         private final @Nullable String lastEventId;
         private volatile @Nullable Session session;
         private volatile @Nullable Registration registration;
 
-        Connection(Principal principal, @Nullable String lastEventId) {
-            super(keepAlive);
-            this.principal = principal;
+        Connection(Tokens.Grant grant, @Nullable String lastEventId) {
+            super(watch, grant);
             this.lastEventId = lastEventId;
         }
 

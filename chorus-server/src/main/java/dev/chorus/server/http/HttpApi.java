@@ -89,7 +89,7 @@ public final class HttpApi {
     private final Cluster cluster;
     private final byte[] openApi;
     private final SocketOptions socketOptions;
-    private final KeepAlive keepAlive;
+    private final SocketWatch watch;
     private final EventSocket events;
     private final AgentSocket agentSockets;
 
@@ -129,31 +129,41 @@ public final class HttpApi {
         this.cluster = cluster;
         this.openApi = resource("/dev/chorus/server/openapi.json");
         this.socketOptions = SocketOptions.from(config);
-        this.keepAlive = new KeepAlive(socketOptions.pingInterval(), socketOptions.pongTimeout());
-        this.events = new EventSocket(hub, bearer, json, replica, keepAlive, socketOptions);
-        this.agentSockets = new AgentSocket(cluster.agents(), bearer, clients, keepAlive, socketOptions);
+        this.watch = new SocketWatch(socketOptions);
+        this.events = new EventSocket(hub, bearer, json, replica, watch, socketOptions);
+        this.agentSockets = new AgentSocket(cluster.agents(), bearer, clients, watch, socketOptions);
         metrics.sockets("events", events::size);
         metrics.sockets("agents", agentSockets::size);
         metrics.agents(cluster.agents()::localCount);
     }
 
-    /** Starts the HTTP listener; stopping it stops the sockets' keep-alive too. */
+    /** Starts the HTTP listener; stopping it stops the sockets' watch too. */
     public Javalin start() {
         Javalin http;
         try {
             http = Javalin.create(this::configure).start(config.host(), config.port());
         } catch (RuntimeException e) {
-            keepAlive.close();
+            watch.close();
             throw e;
         }
         LOG.info(
                 "WebSockets: pinged after {} ms of silence, dropped {} ms after an unanswered ping (a dead peer is"
-                        + " found within {} ms), permessage-deflate {}, reconnect jitter {} ms",
+                        + " found within {} ms), closed within {} ms of their token's expiry, at most {} per user,"
+                        + " permessage-deflate {}, reconnect jitter {} ms, browser origins: {}",
                 socketOptions.pingInterval().toMillis(),
                 socketOptions.pongTimeout().toMillis(),
                 socketOptions.deadPeerBound().toMillis(),
+                socketOptions.watchTick().toMillis(),
+                socketOptions.maxPerUser(),
                 socketOptions.compression() ? "on" : "off",
-                socketOptions.reconnectJitter().toMillis());
+                socketOptions.reconnectJitter().toMillis(),
+                socketOptions.allowedOrigins().isEmpty() ? "this server's own" : socketOptions.allowedOrigins());
+        if (socketOptions.allowedOrigins().contains("*")) {
+            LOG.warn(
+                    "{}=* lets pages of any site open sockets with a token they hold; list the origins"
+                            + " of your front ends instead",
+                    SocketOptions.ALLOWED_ORIGINS);
+        }
         return http;
     }
 
@@ -165,7 +175,7 @@ public final class HttpApi {
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new JavalinJackson(json, true));
         cfg.jetty.modifyServer(server -> server.setStopTimeout(5_000));
-        cfg.events.serverStopped(keepAlive::close);
+        cfg.events.serverStopped(watch::close);
         // The socket routes are Jetty endpoints of our own (pongs, one release however a socket ends); Javalin
         // still routes the upgrade and runs the before-upgrade checks, which answer 401 as problem+json.
         cfg.jetty.modifyWebSocketServletFactory(factory -> {

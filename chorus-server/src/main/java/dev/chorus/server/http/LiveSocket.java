@@ -1,7 +1,10 @@
 package dev.chorus.server.http;
 
+import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Tokens;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
+import java.time.Instant;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.websocket.api.Callback;
 import org.eclipse.jetty.websocket.api.Session;
@@ -18,7 +21,7 @@ import org.jspecify.annotations.Nullable;
  */
 
 /**
- * A server WebSocket as Jetty drives it, kept alive by {@link KeepAlive}: subclasses say what an open socket
+ * A server WebSocket as Jetty drives it, watched by {@link SocketWatch}: subclasses say what an open socket
  * does, what a text frame means and what to release when it ends, once, however it ends.
  */
 public abstract class LiveSocket implements Session.Listener.AutoDemanding {
@@ -27,10 +30,17 @@ public abstract class LiveSocket implements Session.Listener.AutoDemanding {
     static final int POLICY_VIOLATION = 1008;
     /** Close code for a binary frame. */
     static final int UNSUPPORTED_DATA = 1003;
-    /** Close code for a peer that stopped answering pings (never sent: the connection is dropped). */
-    static final int GOING_AWAY = 1001;
+    /** Close code for a socket whose token expired: get a new token and reconnect (resume with the last id). */
+    static final int TOKEN_EXPIRED = 4001;
+    /** Close code for a socket over its user's cap. */
+    static final int TOO_MANY_SOCKETS = 4029;
 
-    private final KeepAlive keepAlive;
+    private final SocketWatch watch;
+    /** Who opened it: whose cap it counts against. */
+    final Principal principal;
+    /** When its token expires (epoch millis), or Long.MAX_VALUE. */
+    private final long expiresMillis;
+
     private final AtomicBoolean released = new AtomicBoolean();
     private volatile @Nullable Session session;
     /** When a frame last arrived from the peer (System.nanoTime). */
@@ -38,8 +48,11 @@ public abstract class LiveSocket implements Session.Listener.AutoDemanding {
     /** When the keep-alive last pinged the peer; keep-alive thread only. */
     private long pinged;
 
-    LiveSocket(KeepAlive keepAlive) {
-        this.keepAlive = keepAlive;
+    LiveSocket(SocketWatch watch, Tokens.Grant grant) {
+        this.watch = watch;
+        this.principal = grant.principal();
+        Instant expires = grant.expires();
+        this.expiresMillis = expires == null ? Long.MAX_VALUE : expires.toEpochMilli();
     }
 
     /** The socket is open; {@code session} sends. */
@@ -55,7 +68,15 @@ public abstract class LiveSocket implements Session.Listener.AutoDemanding {
     public final void onWebSocketOpen(Session session) {
         this.session = session;
         heard = System.nanoTime();
-        keepAlive.add(this);
+        if (!watch.add(this, principal)) {
+            released.set(true); // never counted: nothing to release
+            session.close(
+                    TOO_MANY_SOCKETS,
+                    abbreviate("user '" + principal.user() + "' has " + watch.maxPerUser()
+                            + " sockets open, the most allowed; close one first"),
+                    Callback.NOOP);
+            return;
+        }
         opened(session);
     }
 
@@ -95,9 +116,14 @@ public abstract class LiveSocket implements Session.Listener.AutoDemanding {
 
     /** Sends {@code text} without waiting; dropped once the socket is closed. */
     final void sendAsync(String text) {
+        sendAsync(text, failure -> {});
+    }
+
+    /** Sends {@code text} without waiting; {@code failed} hears why it could not be sent. */
+    final void sendAsync(String text, java.util.function.Consumer<Throwable> failed) {
         Session current = session;
         if (current != null && current.isOpen()) {
-            current.sendText(text, Callback.NOOP);
+            current.sendText(text, Callback.from(() -> {}, failed));
         }
     }
 
@@ -112,15 +138,22 @@ public abstract class LiveSocket implements Session.Listener.AutoDemanding {
 
     private void release() {
         if (released.compareAndSet(false, true)) {
-            keepAlive.remove(this);
+            watch.remove(this, principal);
             released();
         }
     }
 
-    /** Keep-alive tick: closes a peer that did not answer the last ping in time, or pings a silent one. */
-    final void keepAlive(long now, long intervalNanos, long timeoutNanos) {
+    /**
+     * Watch tick: closes a socket whose token expired, drops a peer that did not answer the last ping in time,
+     * or pings a silent one.
+     */
+    final void watch(long now, long wallMillis, long intervalNanos, long timeoutNanos) {
         Session current = session;
         if (current == null) {
+            return;
+        }
+        if (wallMillis >= expiresMillis) {
+            close(TOKEN_EXPIRED, "token expired: get a new token and reconnect (with lastEventId to resume)");
             return;
         }
         long lastHeard = heard;

@@ -4,6 +4,8 @@ import dev.chorus.ConfigurationException;
 import dev.chorus.server.ServerConfig;
 import java.time.Duration;
 import java.util.Locale;
+import java.util.Set;
+import org.jspecify.annotations.Nullable;
 
 /**
  * How the server keeps its WebSockets alive and frames them, from the {@code CHORUS_WS_*} settings.
@@ -15,9 +17,17 @@ import java.util.Locale;
  * @param compression whether permessage-deflate may be negotiated (a deflater and an inflater per socket)
  * @param reconnectJitter the spread, told to every client in its hello, over which clients should delay
  *     their reconnects after losing the socket, so a replica's clients do not all arrive at once elsewhere
+ * @param maxPerUser the most sockets, of both kinds, one user of one tenant may hold open on a replica
+ * @param allowedOrigins the browser origins (scheme://host[:port]) allowed to open sockets besides the
+ *     server's own; {@code *} allows any. A request without Origin is not from a browser and is allowed
  */
 public record SocketOptions(
-        Duration pingInterval, Duration pongTimeout, boolean compression, Duration reconnectJitter) {
+        Duration pingInterval,
+        Duration pongTimeout,
+        boolean compression,
+        Duration reconnectJitter,
+        int maxPerUser,
+        Set<String> allowedOrigins) {
 
     /** The ping interval setting. */
     public static final String PING_INTERVAL = "CHORUS_WS_PING_INTERVAL";
@@ -27,6 +37,12 @@ public record SocketOptions(
     public static final String COMPRESSION = "CHORUS_WS_COMPRESSION";
     /** The reconnect jitter setting. */
     public static final String RECONNECT_JITTER = "CHORUS_WS_RECONNECT_JITTER";
+    /** The per-user socket cap setting. */
+    public static final String MAX_PER_USER = "CHORUS_WS_MAX_PER_USER";
+    /** The allowed browser origins setting: comma-separated origins, or {@code *}. */
+    public static final String ALLOWED_ORIGINS = "CHORUS_ALLOWED_ORIGINS";
+    /** Default per-user socket cap: a browser with many tabs, not a client that opens sockets in a loop. */
+    public static final int DEFAULT_MAX_PER_USER = 100;
 
     /** Below the 30 s and 60 s idle timeouts common in front of servers (Jetty's own, ingress-nginx, ALB). */
     public static final Duration DEFAULT_PING_INTERVAL = Duration.ofSeconds(25);
@@ -42,7 +58,69 @@ public record SocketOptions(
         Duration ping = atLeast(PING_INTERVAL, config.duration(PING_INTERVAL, DEFAULT_PING_INTERVAL));
         Duration pong = atLeast(PONG_TIMEOUT, config.duration(PONG_TIMEOUT, DEFAULT_PONG_TIMEOUT));
         Duration jitter = config.duration(RECONNECT_JITTER, DEFAULT_RECONNECT_JITTER);
-        return new SocketOptions(ping, pong, flag(config.env().apply(COMPRESSION)), jitter);
+        return new SocketOptions(
+                ping,
+                pong,
+                flag(config.env().apply(COMPRESSION)),
+                jitter,
+                maxPerUser(config.env().apply(MAX_PER_USER)),
+                origins(config.env().apply(ALLOWED_ORIGINS)));
+    }
+
+    /** Whether a browser at {@code origin} may open a socket on {@code host} (the request's Host header). */
+    boolean allows(String origin, @Nullable String host) {
+        if (allowedOrigins.contains("*") || allowedOrigins.contains(origin.toLowerCase(Locale.ROOT))) {
+            return true;
+        }
+        // Same origin: a page served by this server (the dashboard) talks to it.
+        int scheme = origin.indexOf("://");
+        return host != null && scheme > 0 && origin.substring(scheme + 3).equalsIgnoreCase(host);
+    }
+
+    /** How often the socket watch looks at every socket: often enough for the shorter of its two times. */
+    Duration watchTick() {
+        long nanos = Math.min(pingInterval.toNanos(), pongTimeout.toNanos()) / 4;
+        return Duration.ofNanos(Math.clamp(
+                nanos, Duration.ofMillis(10).toNanos(), Duration.ofSeconds(1).toNanos()));
+    }
+
+    private static int maxPerUser(@Nullable String value) {
+        if (value == null) {
+            return DEFAULT_MAX_PER_USER;
+        }
+        try {
+            int parsed = Integer.parseInt(value.strip());
+            if (parsed >= 1) {
+                return parsed;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ConfigurationException(
+                MAX_PER_USER,
+                MAX_PER_USER + "='" + value + "' is not a positive number (for example " + MAX_PER_USER + "="
+                        + DEFAULT_MAX_PER_USER + ")");
+    }
+
+    private static Set<String> origins(@Nullable String value) {
+        if (value == null || value.isBlank()) {
+            return Set.of();
+        }
+        Set<String> origins = new java.util.LinkedHashSet<>();
+        for (String part : value.split(",")) {
+            String origin = part.strip().toLowerCase(Locale.ROOT);
+            if (origin.isEmpty()) {
+                continue;
+            }
+            if (!origin.equals("*") && !origin.matches("https?://[^/\\s]+")) {
+                throw new ConfigurationException(
+                        ALLOWED_ORIGINS,
+                        ALLOWED_ORIGINS + " has '" + part.strip() + "', which is not an origin such as"
+                                + " https://app.example.org (scheme, host and port only, no path) or *");
+            }
+            origins.add(origin);
+        }
+        return Set.copyOf(origins);
     }
 
     /** The longest a dead peer goes unnoticed. */
@@ -68,7 +146,7 @@ public record SocketOptions(
         return value;
     }
 
-    private static boolean flag(String value) {
+    private static boolean flag(@Nullable String value) {
         if (value == null) {
             return false;
         }

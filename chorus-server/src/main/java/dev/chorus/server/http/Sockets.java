@@ -5,7 +5,7 @@ import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeRequest;
 import org.eclipse.jetty.ee10.websocket.server.JettyServerUpgradeResponse;
 import org.jspecify.annotations.Nullable;
 
-/** What the server's socket kinds share at the upgrade: query parameters and the negotiated extensions. */
+/** What the server's socket kinds share at the upgrade: query parameters, the Origin check, extensions. */
 final class Sockets {
 
     private Sockets() {}
@@ -14,6 +14,21 @@ final class Sockets {
     static @Nullable String query(JettyServerUpgradeRequest request, String name) {
         List<String> values = request.getParameterMap().get(name);
         return values == null || values.isEmpty() ? null : values.getFirst();
+    }
+
+    /**
+     * The Problem refusing a browser page of a foreign origin (403), or null: a page of another site must not
+     * open sockets with a token it got hold of. No Origin header: not a browser, allowed.
+     */
+    static @Nullable Problem refusedOrigin(@Nullable String origin, @Nullable String host, SocketOptions options) {
+        if (origin == null || options.allows(origin, host)) {
+            return null;
+        }
+        return Problem.of(
+                403,
+                "Forbidden",
+                "sockets from pages of origin '" + origin + "' are not allowed; add it to "
+                        + SocketOptions.ALLOWED_ORIGINS);
     }
 
     /**
