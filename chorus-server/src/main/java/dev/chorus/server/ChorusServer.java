@@ -1,5 +1,6 @@
 package dev.chorus.server;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.chorus.Backoff;
 import dev.chorus.ChorusConfig;
@@ -220,7 +221,8 @@ public final class ChorusServer implements AutoCloseable {
             EventHub hub = EventHub.builder(backplane).build();
             closeables.push(hub);
 
-            ObjectMapper json = new ObjectMapper();
+            // Trailing content after a JSON document is a client's mistake (400), never silently dropped.
+            ObjectMapper json = new ObjectMapper().enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS);
             ClusterCalls calls = new ClusterCalls(backplane, membership);
             closeables.push(calls);
             DefinitionStore definitions = database == null

@@ -77,8 +77,13 @@ final class Api {
         return send(request(path).GET());
     }
 
-    Response get(String path, String token) {
-        return send(request(path).header("Authorization", "Bearer " + token).GET());
+    Response get(String path, String token, String... headers) {
+        HttpRequest.Builder request =
+                request(path).header("Authorization", "Bearer " + token).GET();
+        for (int i = 0; i < headers.length; i += 2) {
+            request.header(headers[i], headers[i + 1]);
+        }
+        return send(request);
     }
 
     Response put(String path, String token, String json, String... headers) {

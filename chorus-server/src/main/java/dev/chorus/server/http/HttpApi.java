@@ -27,6 +27,7 @@ import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.PreconditionFailedException;
 import dev.chorus.server.store.Resource;
 import dev.chorus.server.store.ResourceKey;
+import dev.chorus.server.store.StorageUnavailableException;
 import dev.chorus.sessions.Sessions;
 import io.javalin.Javalin;
 import io.javalin.config.JavalinConfig;
@@ -251,6 +252,12 @@ public final class HttpApi {
         });
         cfg.routes.exception(HttpResponseException.class, (e, ctx) -> writeProblem(ctx, fromJavalin(e)));
         cfg.routes.exception(Exception.class, (e, ctx) -> {
+            StorageUnavailableException storage = causeOf(e, StorageUnavailableException.class);
+            if (storage != null) {
+                LOG.warn("{} {}: {}", ctx.method(), ctx.path(), storage.getMessage());
+                writeProblem(ctx, unavailable(ctx, storage));
+                return;
+            }
             LOG.error("{} {} failed", ctx.method(), ctx.path(), e);
             writeProblem(
                     ctx,
@@ -285,6 +292,29 @@ public final class HttpApi {
                 writeProblem(ctx, tooLarge(-1));
             }
         });
+    }
+
+    /** A storage outage: 503 the client retries, saying whether a write may have happened. */
+    private static Problem unavailable(Context ctx, StorageUnavailableException e) {
+        boolean write = !ctx.method().name().equals("GET");
+        String outcome = !write
+                ? "nothing was read"
+                : e.outcomeUnknown()
+                        ? "the write may or may not have been made (the link broke during its commit): read the"
+                                + " resource, or retry with If-Match on the version you last saw"
+                        : "nothing was written";
+        return Problem.of(503, "Storage unavailable", "storage is unavailable for now; " + outcome + "; retry")
+                .with("outcome", !write ? "not-applied" : e.outcomeUnknown() ? "unknown" : "not-applied")
+                .header("Retry-After", "2");
+    }
+
+    private static <T extends Throwable> @Nullable T causeOf(Throwable e, Class<T> type) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (type.isInstance(t)) {
+                return type.cast(t);
+            }
+        }
+        return null;
     }
 
     private static boolean isProblem(Context ctx) {

@@ -255,14 +255,24 @@ public final class PostgresResourceStore implements ResourceStore {
                 Connection connection = transactions.apply(pooled)) {
             // The pool resets auto-commit when the connection returns, even if this transaction broke it.
             connection.setAutoCommit(false);
+            T result;
             try {
-                T result = work.run(connection);
-                connection.commit();
-                return result;
+                result = work.run(connection);
             } catch (Throwable failure) {
                 rollback(connection, failure);
                 throw failure;
             }
+            try {
+                connection.commit();
+            } catch (SQLException e) {
+                rollback(connection, e);
+                // A link that broke during the COMMIT may have broken after the server committed: nobody can
+                // tell from here. A refused commit (a serialization failure) is known not to have happened.
+                throw failure(operation, key, e, linkBroke(e));
+            }
+            return result;
+        } catch (StorageUnavailableException e) {
+            throw e;
         } catch (SQLException e) {
             throw failure(operation, key, e);
         }
@@ -340,6 +350,40 @@ public final class PostgresResourceStore implements ResourceStore {
     }
 
     private ChorusException failure(String operation, ResourceKey key, SQLException e) {
+        return failure(operation, key, e, false);
+    }
+
+    /*
+     * Storage that cannot be reached, has no connection to spare, is shutting down or asks for a retry is a
+     * 503 the client can retry: connection errors (SQLState class 08), the pool's timeout (a transient
+     * connection exception), too many connections or other resource limits (53), an administrator's
+     * shutdown (57P01-57P03), serialization failures and deadlocks (40). Anything else is a fault of ours.
+     */
+    private static boolean isUnavailable(SQLException e) {
+        if (e instanceof java.sql.SQLTransientConnectionException || e instanceof java.sql.SQLRecoverableException) {
+            return true;
+        }
+        String state = e.getSQLState();
+        return state != null
+                && (state.startsWith("08")
+                        || state.startsWith("53")
+                        || state.startsWith("40")
+                        || state.startsWith("57P"));
+    }
+
+    private static boolean linkBroke(SQLException e) {
+        String state = e.getSQLState();
+        return e instanceof java.sql.SQLRecoverableException || state == null || state.startsWith("08");
+    }
+
+    private ChorusException failure(String operation, ResourceKey key, SQLException e, boolean outcomeUnknown) {
+        if (isUnavailable(e)) {
+            return new StorageUnavailableException(
+                    "Could not " + operation + " resource " + describe(key) + ": PostgreSQL at " + maskedUrl
+                            + " is unavailable (" + e.getMessage() + ")",
+                    outcomeUnknown,
+                    e);
+        }
         return new ChorusException(
                 "Could not " + operation + " resource " + describe(key) + " in PostgreSQL at " + maskedUrl + ": "
                         + e.getMessage(),
