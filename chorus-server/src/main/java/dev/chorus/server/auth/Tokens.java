@@ -66,6 +66,9 @@ public final class Tokens {
     /** How many verified tokens a replica remembers. */
     static final int VERIFIED_CACHE_SIZE = 10_000;
 
+    /** How long a refused token is answered from memory. */
+    static final Duration REFUSED_FOR = Duration.ofSeconds(10);
+
     /** Longest token {@link #verify} parses; ours are well under 2 KiB, so more is not ours. */
     static final int MAX_TOKEN_LENGTH = 8 * 1024;
 
@@ -82,6 +85,15 @@ public final class Tokens {
     private final Cache<String, Verified> verified = Caffeine.newBuilder()
             .maximumSize(VERIFIED_CACHE_SIZE)
             .expireAfterWrite(MAX_TTL)
+            .build();
+    /*
+     * Refused tokens by SHA-256, for a short while: a client that retries the same bad token (or a flood of
+     * copies of one) costs a hash and a lookup, not a parse and a signature check. Short, so that a token
+     * refused for being not yet valid is looked at again soon; keyed by hash, so its size is bounded.
+     */
+    private final Cache<String, String> refused = Caffeine.newBuilder()
+            .maximumSize(VERIFIED_CACHE_SIZE)
+            .expireAfterWrite(REFUSED_FOR)
             .build();
 
     private Tokens(Builder b) {
@@ -210,6 +222,30 @@ public final class Tokens {
             }
             verified.invalidate(compact);
         }
+        String digest = digest(compact);
+        String reason = refused.getIfPresent(digest);
+        if (reason != null) {
+            throw new AuthenticationException(reason);
+        }
+        try {
+            return check(compact);
+        } catch (AuthenticationException e) {
+            refused.put(digest, e.getMessage());
+            throw e;
+        }
+    }
+
+    private static String digest(String token) {
+        try {
+            return java.util.HexFormat.of()
+                    .formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                            .digest(token.getBytes(java.nio.charset.StandardCharsets.UTF_8)));
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JDK ships SHA-256", e);
+        }
+    }
+
+    private Grant check(String compact) {
         SignedJWT jwt = parse(compact);
         JWTClaimsSet claims;
         try {

@@ -18,6 +18,7 @@ import dev.chorus.server.ServerMetrics;
 import dev.chorus.server.agents.AgentSessions;
 import dev.chorus.server.auth.AuthenticationException;
 import dev.chorus.server.auth.Clients;
+import dev.chorus.server.auth.FailureThrottle;
 import dev.chorus.server.auth.Principal;
 import dev.chorus.server.auth.Roles;
 import dev.chorus.server.auth.SigningKey;
@@ -87,6 +88,7 @@ public final class HttpApi {
     private final Clients clients;
     private final Tokens tokens;
     private final Bearer bearer;
+    private final FailureThrottle throttle = new FailureThrottle(java.time.Clock.systemUTC());
     private final Cluster cluster;
     private final byte[] openApi;
     private final SocketOptions socketOptions;
@@ -631,13 +633,27 @@ public final class HttpApi {
             oauthError(ctx, 401, "invalid_client", "send client_id and client_secret (form fields or HTTP Basic)");
             return;
         }
+        String address = ctx.req().getRemoteAddr();
+        Duration wait = throttle.waitFor(id, address);
+        if (!wait.isZero()) {
+            ctx.header("Retry-After", Long.toString(Math.max(1, (wait.toMillis() + 999) / 1000)));
+            oauthError(
+                    ctx,
+                    429,
+                    "slow_down",
+                    "too many failed attempts for this client or from this address; retry after the Retry-After"
+                            + " seconds");
+            return;
+        }
         Principal principal;
         try {
             principal = clients.authenticate(id, secret);
         } catch (AuthenticationException e) {
+            throttle.failed(id, address);
             oauthError(ctx, 401, "invalid_client", e.getMessage());
             return;
         }
+        throttle.succeeded(id);
         Tokens.Issued issued = tokens.issue(principal);
         Map<String, Object> body = new LinkedHashMap<>();
         body.put("access_token", issued.token());
