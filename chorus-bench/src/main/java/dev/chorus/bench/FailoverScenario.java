@@ -108,7 +108,8 @@ final class FailoverScenario implements Scenario {
                 SigningKey.toPem(generator.generateKeyPair().getPrivate()),
                 "CHORUS_CLIENTS",
                 "[{\"id\":\"bench\",\"secretHash\":\"" + Clients.hash(SECRET)
-                        + "\",\"user\":\"bench\",\"tenant\":\"bench\",\"roles\":[\"reader\",\"writer\"]}]",
+                        + "\",\"user\":\"bench\",\"tenant\":\"bench\",\"roles\":[\"reader\",\"writer\",\"agent\"],"
+                        + "\"agents\":[\"*\"]}]",
                 "CHORUS_HTTP_HOST",
                 "127.0.0.1",
                 "PORT",

@@ -28,6 +28,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import org.jspecify.annotations.Nullable;
 
 /**
  * HTTP reads of one cached resource through one reference server replica on PostgreSQL, next to the same read
@@ -425,6 +426,8 @@ final class HttpReadsScenario implements Scenario {
             return new Measured(target, result, scrapes[0], scrapes[1]);
         }
 
+        private volatile @Nullable String operatorToken;
+
         String token(String secret) {
             String form = "grant_type=client_credentials&client_id=" + CLIENT + "&client_secret=" + secret;
             HttpResponse<String> response = send(HttpRequest.newBuilder(uri("/oauth/token"))
@@ -432,7 +435,8 @@ final class HttpReadsScenario implements Scenario {
                     .POST(HttpRequest.BodyPublishers.ofString(form)));
             try {
                 JsonNode body = json.readTree(response.body());
-                return body.get("access_token").asText();
+                operatorToken = body.get("access_token").asText(); // the metrics are an operator's to read
+                return operatorToken;
             } catch (IOException | RuntimeException e) {
                 throw new IllegalStateException("no token in " + response.body(), e);
             }
@@ -471,8 +475,11 @@ final class HttpReadsScenario implements Scenario {
         }
 
         PrometheusText metrics() {
-            return PrometheusText.parse(
-                    send(HttpRequest.newBuilder(uri("/metrics"))).body());
+            HttpRequest.Builder request = HttpRequest.newBuilder(uri("/metrics"));
+            if (operatorToken != null) {
+                request.header("Authorization", "Bearer " + operatorToken);
+            }
+            return PrometheusText.parse(send(request).body());
         }
 
         private URI uri(String path) {
@@ -522,7 +529,7 @@ final class HttpReadsScenario implements Scenario {
 
     private static String clientsJson(String secret) {
         return "[{\"id\":\"" + CLIENT + "\",\"secretHash\":\"" + Clients.hash(secret)
-                + "\",\"user\":\"bench\",\"tenant\":\"bench\",\"roles\":[\"reader\",\"writer\"]}]";
+                + "\",\"user\":\"bench\",\"tenant\":\"bench\",\"roles\":[\"reader\",\"writer\",\"operator\"]}]";
     }
 
     private static String randomSecret() {

@@ -321,6 +321,11 @@ public final class ChorusServer implements AutoCloseable {
         return http.port();
     }
 
+    /** The management port actually bound, or -1 when none is configured. */
+    public int managementPort() {
+        return api.managementPort();
+    }
+
     /** The replica's health. */
     public ServerHealth health() {
         return health;

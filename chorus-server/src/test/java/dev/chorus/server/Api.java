@@ -20,6 +20,9 @@ final class Api {
             HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
 
     private final URI base;
+    private String operatorClient = TestClients.OPERATOR;
+    private String operatorSecret = TestClients.SECRET;
+    private volatile String operatorToken;
 
     Api(URI base) {
         this.base = base;
@@ -63,8 +66,27 @@ final class Api {
     }
 
     /** The live members this replica's membership reports in {@code /health}. */
+    /**
+     * GETs {@code path} as an operator (the detailed health and the metrics are theirs): the test clients'
+     * operator, or the client given to {@link #asOperator}.
+     */
+    Response operatorGet(String path) {
+        if (operatorToken == null) {
+            operatorToken = token(operatorClient, operatorSecret);
+        }
+        return get(path, operatorToken);
+    }
+
+    /** Uses client {@code id} with {@code secret} for {@link #operatorGet} (the demo client, say). */
+    Api asOperator(String id, String secret) {
+        operatorClient = id;
+        operatorSecret = secret;
+        operatorToken = null;
+        return this;
+    }
+
     int liveMembers() throws Exception {
-        return get("/health")
+        return operatorGet("/health")
                 .json()
                 .path("components")
                 .path("membership")

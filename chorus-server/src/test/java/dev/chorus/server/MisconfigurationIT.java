@@ -22,14 +22,14 @@ class MisconfigurationIT {
             Api api = new Api(a.uri());
             await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
                 JsonNode backplane =
-                        api.get("/health").json().path("components").path("backplane");
+                        api.operatorGet("/health").json().path("components").path("backplane");
                 assertThat(backplane.path("status").asText()).isEqualTo("DEGRADED");
                 assertThat(backplane.path("reason").asText()).contains("CHORUS_BACKPLANE=postgres");
             });
             await().atMost(Duration.ofSeconds(30))
                     .until(() -> a.printed("ERROR") && a.printed("Misconfiguration") && b.printed("Misconfiguration"));
             // Degraded, not down: the replica still serves.
-            assertThat(api.get("/health").status()).isEqualTo(200);
+            assertThat(api.operatorGet("/health").status()).isEqualTo(200);
             assertThat(api.get("/health/ready").status()).isEqualTo(200);
         }
     }

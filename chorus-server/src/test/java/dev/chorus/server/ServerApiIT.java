@@ -259,7 +259,7 @@ class ServerApiIT {
 
     @Test
     void healthMetricsAndTheApiDocumentAreServed() {
-        JsonNode health = api.get("/health").json();
+        JsonNode health = api.operatorGet("/health").json();
         assertThat(health.path("status").asText()).isEqualTo("HEALTHY");
         assertThat(health.path("components").fieldNames())
                 .toIterable()
@@ -269,7 +269,7 @@ class ServerApiIT {
         assertThat(api.get("/health/started").status()).isEqualTo(200);
 
         api.get("/api/resources/orders/metrics-probe", reader);
-        String metrics = api.get("/metrics").body();
+        String metrics = api.operatorGet("/metrics").body();
         assertThat(metrics)
                 .contains("http_server_requests_seconds_count")
                 .contains("route=\"/api/resources/{type}/{id}\"")

@@ -111,7 +111,7 @@ abstract class ServerClusterContract {
             assertThat(response.header(HttpApiHeaders.WARNING)).contains("4 replicas are live");
         });
         await().atMost(Duration.ofSeconds(20)).untilAsserted(() -> {
-            JsonNode health = b.get("/health").json();
+            JsonNode health = b.operatorGet("/health").json();
             assertThat(health.path("status").asText()).isEqualTo("DEGRADED");
             assertThat(health.path("components").path("keys").path("status").asText())
                     .isEqualTo("DEGRADED");
@@ -121,7 +121,7 @@ abstract class ServerClusterContract {
                             .asText())
                     .isEqualTo("DEGRADED");
         });
-        assertThat(d.get("/health")
+        assertThat(d.operatorGet("/health")
                         .json()
                         .path("components")
                         .path("keys")

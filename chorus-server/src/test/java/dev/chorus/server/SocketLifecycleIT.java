@@ -272,7 +272,7 @@ class SocketLifecycleIT {
 
     private static Map<String, Double> metrics() {
         Map<String, Double> values = new HashMap<>();
-        for (String line : api.get("/metrics").body().split("\n")) {
+        for (String line : api.operatorGet("/metrics").body().split("\n")) {
             Matcher m = METRIC.matcher(line);
             if (!line.startsWith("#") && m.matches()) {
                 values.put(m.group(1), Double.parseDouble(m.group(2)));

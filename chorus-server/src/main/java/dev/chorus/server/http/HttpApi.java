@@ -3,6 +3,7 @@ package dev.chorus.server.http;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.cluster.ClusterCalls;
@@ -48,6 +49,8 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.ServerConnector;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -73,6 +76,7 @@ public final class HttpApi {
 
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final String STARTED_AT = "chorus.startedAt";
+    private static final Pattern MANAGEMENT_PATHS = Pattern.compile("/health(/[a-z]+)?|/metrics");
     private static final Pattern ETAG = Pattern.compile("\"(\\d{1,18})\"");
     /** The largest text message a client may send on a socket: pings, acks and nacks are far smaller. */
     private static final long MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
@@ -92,6 +96,11 @@ public final class HttpApi {
     private final Cluster cluster;
     private final byte[] openApi;
     private final SocketOptions socketOptions;
+    private final @Nullable ManagementPort management;
+    /** The management port actually bound (it may be 0 in the settings), once started. */
+    private final java.util.concurrent.atomic.AtomicInteger managementPort =
+            new java.util.concurrent.atomic.AtomicInteger(-1);
+
     private final SocketWatch watch;
     private final EventSocket events;
     private final AgentSocket agentSockets;
@@ -132,12 +141,18 @@ public final class HttpApi {
         this.cluster = cluster;
         this.openApi = resource("/dev/chorus/server/openapi.json");
         this.socketOptions = SocketOptions.from(config);
+        this.management = ManagementPort.from(config);
         this.watch = new SocketWatch(socketOptions);
         this.events = new EventSocket(hub, bearer, json, replica, watch, socketOptions);
         this.agentSockets = new AgentSocket(cluster.agents(), bearer, clients, watch, socketOptions);
         metrics.sockets("events", events::size);
         metrics.sockets("agents", agentSockets::size);
         metrics.agents(cluster.agents()::localCount);
+    }
+
+    /** The management port bound, or -1 without one. */
+    public int managementPort() {
+        return managementPort.get();
     }
 
     /** Starts the HTTP listener; stopping it stops the sockets' watch too. */
@@ -148,6 +163,29 @@ public final class HttpApi {
         } catch (RuntimeException e) {
             watch.close();
             throw e;
+        }
+        if (management != null) {
+            // Added to the running server: Javalin creates its own connector only when there is none.
+            org.eclipse.jetty.server.Server jetty = http.jettyServer().server();
+            ServerConnector connector = new ServerConnector(jetty, new HttpConnectionFactory());
+            connector.setHost(management.host());
+            connector.setPort(management.port());
+            jetty.addConnector(connector);
+            try {
+                connector.start();
+            } catch (Exception e) {
+                http.stop();
+                throw new ChorusException(
+                        "Could not listen on the management port " + management.host() + ":" + management.port() + " ("
+                                + ManagementPort.PORT + "): " + e.getMessage() + "; choose a free port",
+                        e);
+            }
+            managementPort.set(connector.getLocalPort());
+            LOG.info(
+                    "Management port: /health and /metrics without a token on {}:{} (and to operator tokens on the"
+                            + " main port)",
+                    management.host(),
+                    managementPort.get());
         }
         LOG.info(
                 "WebSockets: pinged after {} ms of silence, dropped {} ms after an unanswered ping (a dead peer is"
@@ -198,6 +236,9 @@ public final class HttpApi {
                 cluster.backplane());
 
         cfg.routes.before(ctx -> {
+            if (onManagementPort(ctx) && !MANAGEMENT_PATHS.matcher(ctx.path()).matches()) {
+                throw Problem.of(404, "Not found", "the management port serves only /health, /health/* and /metrics");
+            }
             ctx.attribute(STARTED_AT, System.nanoTime());
             String warning = health.instances().warning();
             if (warning != null) {
@@ -206,14 +247,17 @@ public final class HttpApi {
         });
         cfg.routes.after(this::recordRequest);
 
-        cfg.routes.get("/health", this::healthAll);
+        cfg.routes.get("/health", ctx -> {
+            requireManagement(ctx, "the detailed health");
+            healthAll(ctx);
+        });
         cfg.routes.get("/health/live", ctx -> ctx.json(Map.of("status", "UP", "replica", replica.toString())));
         cfg.routes.get("/health/ready", this::ready);
         cfg.routes.get("/health/started", this::started);
-        cfg.routes.get(
-                "/metrics",
-                ctx -> ctx.contentType("text/plain; version=0.0.4; charset=utf-8")
-                        .result(metrics.scrape()));
+        cfg.routes.get("/metrics", ctx -> {
+            requireManagement(ctx, "the metrics");
+            ctx.contentType("text/plain; version=0.0.4; charset=utf-8").result(metrics.scrape());
+        });
         cfg.routes.get(
                 "/openapi.json", ctx -> ctx.contentType("application/json").result(openApi));
         cfg.routes.get(
@@ -294,6 +338,30 @@ public final class HttpApi {
                 writeProblem(ctx, tooLarge(-1));
             }
         });
+    }
+
+    /*
+     * The detailed health and the metrics name hosts, users, schemas, replica ids and key fingerprints: an
+     * operator's, not a tenant's. On the main port they need an operator token; on the management port
+     * (CHORUS_MANAGEMENT_PORT, bound where the operator chooses, for scrapers and dashboards) they need none,
+     * and that port serves nothing else. The probes (/health/live, /ready, /started) stay public and minimal.
+     */
+    private void requireManagement(Context ctx, String what) {
+        if (onManagementPort(ctx)) {
+            return;
+        }
+        Principal principal = bearer.require(ctx, null);
+        if (!principal.roles().contains(Roles.OPERATOR)) {
+            throw Problem.of(
+                    403,
+                    "Forbidden",
+                    what + " need the role '" + Roles.OPERATOR + "', or the management port (" + ManagementPort.PORT
+                            + ")");
+        }
+    }
+
+    private boolean onManagementPort(Context ctx) {
+        return management != null && ctx.req().getLocalPort() == managementPort.get();
     }
 
     /** A storage outage: 503 the client retries, saying whether a write may have happened. */
