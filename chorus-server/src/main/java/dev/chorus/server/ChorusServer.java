@@ -33,6 +33,7 @@ import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
 import dev.chorus.server.destinations.Destinations;
+import dev.chorus.server.destinations.WebhookSettings;
 import dev.chorus.server.http.HttpApi;
 import dev.chorus.server.store.InMemoryResourceStore;
 import dev.chorus.server.store.PostgresResourceStore;
@@ -234,7 +235,7 @@ public final class ChorusServer implements AutoCloseable {
                     calls,
                     json,
                     new Backoff(Duration.ofMillis(200), Duration.ofSeconds(5)),
-                    config.webhookHosts());
+                    WebhookSettings.from(config));
             closeables.push(destinations);
             ResourceService resources = new ResourceService(store, cache, hub, backplane, json, destinations);
             ServerHealth health = new ServerHealth(config, backplane, membership, store, cache, key.fingerprint());

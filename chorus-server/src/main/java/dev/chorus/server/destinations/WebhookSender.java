@@ -3,10 +3,8 @@ package dev.chorus.server.destinations;
 import dev.chorus.Backoff;
 import dev.chorus.registry.ResourceStatusSource;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.time.Duration;
+import java.time.Clock;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.BlockingQueue;
@@ -19,8 +17,12 @@ import org.slf4j.LoggerFactory;
 
 /**
  * This replica's sender for one destination: a bounded queue drained by a virtual thread that POSTs each
- * event with an {@code Idempotency-Key}, retrying with jittered backoff on errors and 5xx/429 answers.
- * A full queue drops the new event and counts it: a slow receiver never slows the API.
+ * event signed ({@link WebhookSignature}) and with an {@code Idempotency-Key}, retrying with jittered
+ * backoff on network errors and 5xx/408/429 answers. A full queue drops the new event and counts it: a slow
+ * receiver never slows the API. Every attempt resolves and checks the host again ({@link WebhookClient}).
+ *
+ * <p>Its last error is {@code "<class>: <detail>"} ({@link DeliveryFailure}); the routes show tenants the
+ * class only.
  */
 public final class WebhookSender implements ResourceStatusSource, AutoCloseable {
 
@@ -30,13 +32,14 @@ public final class WebhookSender implements ResourceStatusSource, AutoCloseable 
     public static final int MAX_ATTEMPTS = 5;
 
     private static final Logger LOG = LoggerFactory.getLogger(WebhookSender.class);
-    private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
 
     private final String id;
     private final Destination destination;
+    private final String secret;
     private final URI uri;
     private final Backoff backoff;
-    private final HttpClient http;
+    private final WebhookClient http;
+    private final Clock clock;
     private final BlockingQueue<Outbound> queue = new ArrayBlockingQueue<>(QUEUE_CAPACITY);
     private final AtomicLong delivered = new AtomicLong();
     private final AtomicLong failed = new AtomicLong();
@@ -46,15 +49,17 @@ public final class WebhookSender implements ResourceStatusSource, AutoCloseable 
     private volatile boolean closed;
     private final Thread worker;
 
-    /** One event to send: its idempotency key and JSON body. */
-    record Outbound(String key, byte[] body) {}
+    /** One event to send: its idempotency key, its {@code webhook-id} and JSON body. */
+    record Outbound(String key, String messageId, byte[] body) {}
 
-    WebhookSender(String id, Destination destination, Backoff backoff, HttpClient http) {
+    WebhookSender(String id, Destination destination, String secret, Backoff backoff, WebhookClient http, Clock clock) {
         this.id = id;
         this.destination = destination;
+        this.secret = secret;
         this.uri = destination.uri();
         this.backoff = backoff;
         this.http = http;
+        this.clock = clock;
         this.worker = Thread.ofVirtual().name("chorus-webhook-" + id).start(this::run);
     }
 
@@ -65,7 +70,7 @@ public final class WebhookSender implements ResourceStatusSource, AutoCloseable 
 
     /** Queues an event; false (and counted) when the queue is full or the sender closed. */
     boolean offer(String key, byte[] body) {
-        if (closed || !queue.offer(new Outbound(key, body))) {
+        if (closed || !queue.offer(new Outbound(key, WebhookSignature.messageId(id, key), body))) {
             dropped.incrementAndGet();
             return false;
         }
@@ -89,47 +94,52 @@ public final class WebhookSender implements ResourceStatusSource, AutoCloseable 
     private void send(Outbound event) {
         Backoff.Attempts attempts = backoff.attempts();
         for (int attempt = 1; attempt <= MAX_ATTEMPTS && !closed; attempt++) {
-            String error;
+            DeliveryFailure failure;
+            String detail;
             try {
-                HttpResponse<Void> response = http.send(
-                        HttpRequest.newBuilder(uri)
-                                .timeout(REQUEST_TIMEOUT)
-                                .header("Content-Type", "application/json")
-                                .header("Idempotency-Key", event.key())
-                                .POST(HttpRequest.BodyPublishers.ofByteArray(event.body()))
-                                .build(),
-                        HttpResponse.BodyHandlers.discarding());
-                int status = response.statusCode();
-                if (status >= 200 && status < 300) {
+                WebhookClient.Response response = http.post(uri, headers(event), event.body());
+                failure = DeliveryFailure.ofStatus(response.status());
+                if (failure == null) {
                     delivered.incrementAndGet();
                     return;
                 }
-                error = "HTTP " + status;
-                if (status < 500 && status != 429 && status != 408) {
-                    // The receiver refused this event; sending it again would be refused again.
-                    fail(event, error);
-                    return;
-                }
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                return;
-            } catch (Exception e) {
-                error = e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+                detail = "HTTP " + response.status()
+                        + (response.location() == null
+                                ? ""
+                                : " to " + WebhookClient.printable(response.location())
+                                        + " (redirects are not followed)");
+            } catch (WebhookClient.Failure e) {
+                failure = e.kind();
+                detail = e.getMessage();
             }
-            lastError = error;
+            lastError = failure.describe(detail);
+            if (!failure.retried()) {
+                // The receiver refused this event, or the target may not be reached: a retry meets the same.
+                break;
+            }
             if (attempt < MAX_ATTEMPTS) {
                 retries.incrementAndGet();
                 // A deliberate pause between tries, not synchronisation.
                 LockSupport.parkNanos(attempts.next().toNanos());
             }
         }
-        fail(event, lastError);
+        if (!closed) {
+            failed.incrementAndGet();
+            LOG.debug("Destination {} gave up on event {}: {}", id, event.key(), lastError);
+        }
     }
 
-    private void fail(Outbound event, @Nullable String error) {
-        failed.incrementAndGet();
-        lastError = error;
-        LOG.debug("Destination {} gave up on event {}: {}", id, event.key(), error);
+    /** The headers of one attempt: the id stays, the timestamp and signature are this attempt's. */
+    private Map<String, String> headers(Outbound event) {
+        long timestamp = clock.instant().getEpochSecond();
+        Map<String, String> headers = new LinkedHashMap<>();
+        headers.put("Idempotency-Key", event.key());
+        headers.put(WebhookSignature.ID_HEADER, event.messageId());
+        headers.put(WebhookSignature.TIMESTAMP_HEADER, Long.toString(timestamp));
+        headers.put(
+                WebhookSignature.SIGNATURE_HEADER,
+                WebhookSignature.sign(secret, event.messageId(), timestamp, event.body()));
+        return headers;
     }
 
     @Override

@@ -6,8 +6,11 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.chorus.registry.ReplicaStatus;
 import dev.chorus.registry.ResourceStatus;
 import dev.chorus.server.auth.Principal;
+import dev.chorus.server.auth.Roles;
+import dev.chorus.server.destinations.DeliveryFailure;
 import dev.chorus.server.destinations.Destination;
 import dev.chorus.server.destinations.Destinations;
+import dev.chorus.server.destinations.WebhookSettings;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -21,7 +24,9 @@ import org.jspecify.annotations.Nullable;
 
 /**
  * {@code /api/destinations}: webhook destinations of the caller's tenant, and their senders' status on this
- * replica or, with {@code ?scope=cluster}, on every replica (those that did not answer are marked).
+ * replica or, with {@code ?scope=cluster}, on every replica (those that did not answer are marked). The
+ * signing secret is in the answer to the create only; a sender's last error shows tenants its class only
+ * ({@link DeliveryFailure}), operators the detail too.
  */
 final class DestinationRoutes {
 
@@ -59,24 +64,38 @@ final class DestinationRoutes {
         List<String> events = new ArrayList<>();
         JsonNode types = body.get("events");
         if (types != null && !types.isNull()) {
-            if (!types.isArray()) {
-                throw Problem.badField("/events", "'events' must be an array of event types, or absent for all");
+            if (!types.isArray() || types.size() > Destination.MAX_EVENTS) {
+                throw Problem.badField(
+                        "/events",
+                        "'events' must be an array of at most " + Destination.MAX_EVENTS
+                                + " event types, or absent for all");
             }
             for (JsonNode type : types) {
-                if (!type.isTextual() || type.textValue().isBlank()) {
-                    throw Problem.badField("/events", "every entry of 'events' must be a non-empty string");
+                if (!type.isTextual()
+                        || type.textValue().isBlank()
+                        || type.textValue().length() > 200) {
+                    throw Problem.badField(
+                            "/events", "every entry of 'events' must be a non-empty string of at most 200 characters");
                 }
                 events.add(type.textValue());
             }
         }
-        Destination destination = new Destination(principal.tenant(), url.textValue(), events);
+        Destinations.Created created;
         try {
-            destination.uri();
+            created = destinations.create(principal.tenant(), url.textValue(), events);
         } catch (IllegalArgumentException e) {
             throw Problem.badField("/url", e.getMessage());
+        } catch (Destinations.LimitReachedException e) {
+            throw Problem.of(409, "Too many destinations", e.getMessage())
+                    .with("limit", e.limit())
+                    .with("setting", WebhookSettings.MAX_PER_TENANT);
+        } catch (IllegalStateException e) {
+            throw Problem.of(400, "Invalid request", e.getMessage());
         }
-        String id = destinations.create(destination);
-        ctx.status(201).header("Location", "/api/destinations/" + id).json(describe(id, destination));
+        Map<String, Object> answer = describe(created.id(), created.destination());
+        // The one time the secret is shown: receivers need it to verify signatures, and no GET returns it.
+        answer.put("secret", created.destination().secret());
+        ctx.status(201).header("Location", "/api/destinations/" + created.id()).json(answer);
     }
 
     void list(Context ctx) {
@@ -108,10 +127,11 @@ final class DestinationRoutes {
         Principal principal = bearer.require(ctx, null);
         String id = ctx.pathParam("id");
         destinations.get(principal.tenant(), id).orElseThrow(() -> notFound(id));
+        boolean operator = principal.roles().contains(Roles.OPERATOR);
         String scope = ctx.queryParam("scope");
         if (scope == null || scope.equals("replica")) {
             ResourceStatus status = destinations.status(principal.tenant(), id).orElseThrow(() -> notFound(id));
-            ctx.json(describe(status));
+            ctx.json(describe(status, operator));
             return;
         }
         if (!scope.equals("cluster")) {
@@ -132,7 +152,7 @@ final class DestinationRoutes {
                         .filter(r -> r.id().equals(statusId))
                         .findFirst()
                         .orElse(null);
-                row.put("status", status == null ? null : describe(status));
+                row.put("status", status == null ? null : describe(status, operator));
             }
             rows.add(row);
         }
@@ -147,7 +167,7 @@ final class DestinationRoutes {
         return body;
     }
 
-    private static Map<String, Object> describe(@Nullable ResourceStatus status) {
+    private static Map<String, Object> describe(@Nullable ResourceStatus status, boolean operator) {
         Map<String, Object> body = new LinkedHashMap<>();
         if (status == null) {
             return body;
@@ -159,7 +179,8 @@ final class DestinationRoutes {
         }
         body.put("counters", status.counters());
         if (status.lastError() != null) {
-            body.put("lastError", status.lastError());
+            // The detail (addresses, ports, socket errors) would let a tenant scan the network behind us.
+            body.put("lastError", operator ? status.lastError() : DeliveryFailure.forTenant(status.lastError()));
         }
         return body;
     }
