@@ -53,8 +53,15 @@ public final class AgentSessions implements AutoCloseable {
     private final ClusterCalls calls;
     private final ObjectMapper json;
     private final Map<String, Agent> local = new ConcurrentHashMap<>();
+    private final Duration unacknowledgedExpiry;
 
     public AgentSessions(Sessions sessions, ClusterCalls calls, ObjectMapper json) {
+        this(sessions, calls, json, UNACKNOWLEDGED_EXPIRY);
+    }
+
+    /** As above, with configs answered TIMEOUT after {@code unacknowledgedExpiry} without an ack (tests). */
+    AgentSessions(Sessions sessions, ClusterCalls calls, ObjectMapper json, Duration unacknowledgedExpiry) {
+        this.unacknowledgedExpiry = unacknowledgedExpiry;
         this.sessions = sessions;
         this.calls = calls;
         this.json = json;
@@ -192,8 +199,8 @@ public final class AgentSessions implements AutoCloseable {
             // unacknowledged config is answered and forgotten rather than kept for the socket's life.
             answer.completeOnTimeout(
                     Acceptance.reject("TIMEOUT: agent '" + agentId + "' did not acknowledge config " + id + " within "
-                            + UNACKNOWLEDGED_EXPIRY.toSeconds() + " s"),
-                    UNACKNOWLEDGED_EXPIRY.toMillis(),
+                            + unacknowledgedExpiry.toMillis() + " ms"),
+                    unacknowledgedExpiry.toMillis(),
                     TimeUnit.MILLISECONDS);
             answer.whenComplete((a, e) -> pending.remove(id));
             String config = new String(dispatch.payload(), StandardCharsets.UTF_8);
@@ -253,6 +260,11 @@ public final class AgentSessions implements AutoCloseable {
 
         public String agentId() {
             return agentId;
+        }
+
+        /** Configs sent and not yet acknowledged, refused or expired. */
+        int pending() {
+            return pending.size();
         }
     }
 }
