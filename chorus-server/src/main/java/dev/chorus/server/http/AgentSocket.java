@@ -127,6 +127,7 @@ final class AgentSocket {
             return null;
         }
         Sockets.negotiate(response, options);
+        Sockets.forgetUpgradeAttributes(request);
         return new Connection(grant, agentId);
     }
 

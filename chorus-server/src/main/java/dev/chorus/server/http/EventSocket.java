@@ -115,6 +115,7 @@ final class EventSocket {
             return null;
         }
         Sockets.negotiate(response, options);
+        Sockets.forgetUpgradeAttributes(request);
         String lastEventId = Sockets.query(request, "lastEventId");
         if (lastEventId == null) {
             lastEventId = request.getHeader("Last-Event-ID");
