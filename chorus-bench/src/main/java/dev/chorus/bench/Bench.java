@@ -1,5 +1,6 @@
 package dev.chorus.bench;
 
+import dev.chorus.bench.websocket.WebSocketScaleScenario;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -44,7 +45,8 @@ public final class Bench {
             new DispatchScenario(),
             new HttpReadsScenario(),
             new FailoverScenario(),
-            new RollingRestartScenario());
+            new RollingRestartScenario(),
+            new WebSocketScaleScenario());
 
     private Bench() {}
 
