@@ -121,7 +121,45 @@ public record ServerConfig(
         return parsed;
     }
 
-    /** {@code CHORUS_WEBHOOK_HOSTS}: the hosts webhooks may go to from this replica, empty for any. */
+    /**
+     * A true/false setting ({@code true}, {@code on}, {@code 1}, {@code yes} or their opposites), false when
+     * unset; {@code hint} says what it does, for the error.
+     */
+    public boolean flag(String variable, String hint) {
+        String value = env.apply(variable);
+        if (value == null) {
+            return false;
+        }
+        return switch (value.strip().toLowerCase(java.util.Locale.ROOT)) {
+            case "true", "on", "1", "yes" -> true;
+            case "false", "off", "0", "no" -> false;
+            default ->
+                throw new ConfigurationException(
+                        variable, variable + "='" + value + "' is not true or false (" + hint + ")");
+        };
+    }
+
+    /** A whole-number setting of at least {@code minimum}, or {@code fallback} when unset. */
+    public int count(String variable, int fallback, int minimum) {
+        String value = env.apply(variable);
+        if (value == null) {
+            return fallback;
+        }
+        try {
+            int count = Integer.parseInt(value.strip());
+            if (count >= minimum) {
+                return count;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        throw new ConfigurationException(
+                variable,
+                variable + "='" + value + "' is not a count of " + minimum + " or more (for example " + variable + "="
+                        + fallback + ")");
+    }
+
+    /** {@code CHORUS_WEBHOOK_HOSTS}: the hosts webhooks may go to from this replica; empty: any public host. */
     public Set<String> webhookHosts() {
         String value = env.apply(WEBHOOK_HOSTS);
         if (value == null) {

@@ -5,7 +5,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.net.URI;
 import java.net.http.HttpRequest;
 import java.nio.charset.StandardCharsets;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -28,10 +27,7 @@ class MalformedInputIT {
 
     @BeforeAll
     static void start() {
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("PORT", "0");
-        env.put("CHORUS_HTTP_HOST", "127.0.0.1");
-        server = ChorusServer.start(ServerConfig.from(env));
+        server = TestClients.startLocal(Map.of());
         api = new Api(URI.create("http://127.0.0.1:" + server.port()));
         operator = api.token(TestClients.OPERATOR, TestClients.SECRET);
     }

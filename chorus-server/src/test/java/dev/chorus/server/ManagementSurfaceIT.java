@@ -3,7 +3,6 @@ package dev.chorus.server;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
-import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -22,11 +21,7 @@ class ManagementSurfaceIT {
 
     @BeforeAll
     static void start() {
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("PORT", "0");
-        env.put("CHORUS_HTTP_HOST", "127.0.0.1");
-        env.put("CHORUS_MANAGEMENT_PORT", "0");
-        server = ChorusServer.start(ServerConfig.from(env));
+        server = TestClients.startLocal(Map.of("CHORUS_MANAGEMENT_PORT", "0"));
         api = new Api(URI.create("http://127.0.0.1:" + server.port()));
         management = new Api(URI.create("http://127.0.0.1:" + server.managementPort()));
     }

@@ -8,7 +8,6 @@ import java.net.URI;
 import java.net.http.HttpRequest;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
@@ -32,13 +31,13 @@ class SocketSecurityIT {
 
     @BeforeAll
     static void start() {
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("PORT", "0");
-        env.put("CHORUS_HTTP_HOST", "127.0.0.1");
-        env.put("CHORUS_TOKEN_TTL", TTL.toSeconds() + "s");
-        env.put("CHORUS_WS_MAX_PER_USER", Integer.toString(MAX_PER_USER));
-        env.put("CHORUS_ALLOWED_ORIGINS", "https://app.example.org");
-        server = ChorusServer.start(ServerConfig.from(env));
+        server = TestClients.startLocal(Map.of(
+                "CHORUS_TOKEN_TTL",
+                TTL.toSeconds() + "s",
+                "CHORUS_WS_MAX_PER_USER",
+                Integer.toString(MAX_PER_USER),
+                "CHORUS_ALLOWED_ORIGINS",
+                "https://app.example.org"));
         api = new Api(URI.create("http://127.0.0.1:" + server.port()));
     }
 

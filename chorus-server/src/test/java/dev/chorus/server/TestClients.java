@@ -79,6 +79,15 @@ final class TestClients {
         return env;
     }
 
+    /** A replica in this JVM on a free loopback port, with the test clients, a fresh key and {@code extra}. */
+    static ChorusServer startLocal(Map<String, String> extra) {
+        Map<String, String> env = new HashMap<>(env(newKeyPem()));
+        env.put("PORT", "0");
+        env.put("CHORUS_HTTP_HOST", "127.0.0.1");
+        env.putAll(extra);
+        return ChorusServer.start(ServerConfig.from(env));
+    }
+
     /** The environment of a replica with the test clients and {@code keyPem}. */
     static Map<String, String> env(String keyPem) {
         return Map.of("CHORUS_CLIENTS", clientsJson(), "CHORUS_JWT_PRIVATE_KEY", keyPem);

@@ -6,7 +6,6 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.Collections;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
@@ -28,10 +27,7 @@ class TokenAbuseIT {
 
     @BeforeAll
     static void start() {
-        Map<String, String> env = new HashMap<>(TestClients.env(TestClients.newKeyPem()));
-        env.put("PORT", "0");
-        env.put("CHORUS_HTTP_HOST", "127.0.0.1");
-        server = ChorusServer.start(ServerConfig.from(env));
+        server = TestClients.startLocal(Map.of());
         api = new Api(URI.create("http://127.0.0.1:" + server.port()));
     }
 

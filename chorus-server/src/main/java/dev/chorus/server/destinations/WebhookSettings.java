@@ -2,9 +2,7 @@ package dev.chorus.server.destinations;
 
 import dev.chorus.ConfigurationException;
 import dev.chorus.server.ServerConfig;
-import java.util.Locale;
 import java.util.Set;
-import org.jspecify.annotations.Nullable;
 
 /**
  * Where this replica's webhooks may go and how many destinations a tenant may define, from the
@@ -53,41 +51,10 @@ public record WebhookSettings(Set<String> allowedHosts, boolean allowPrivate, in
         }
         return new WebhookSettings(
                 hosts,
-                flag(config.env().apply(ALLOW_PRIVATE)),
-                count(config.env().apply(MAX_PER_TENANT)));
-    }
-
-    private static boolean flag(@Nullable String value) {
-        if (value == null) {
-            return false;
-        }
-        return switch (value.strip().toLowerCase(Locale.ROOT)) {
-            case "true", "on", "1", "yes" -> true;
-            case "false", "off", "0", "no" -> false;
-            default ->
-                throw new ConfigurationException(
+                config.flag(
                         ALLOW_PRIVATE,
-                        ALLOW_PRIVATE + "='" + value + "' is not true or false (webhooks reach only public addresses"
-                                + " unless " + ALLOW_PRIVATE + "=true; to allow one internal host, list it in "
-                                + HOSTS + " instead)");
-        };
-    }
-
-    private static int count(@Nullable String value) {
-        if (value == null) {
-            return DEFAULT_MAX_PER_TENANT;
-        }
-        try {
-            int count = Integer.parseInt(value.strip());
-            if (count >= 0) {
-                return count;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new ConfigurationException(
-                MAX_PER_TENANT,
-                MAX_PER_TENANT + "='" + value + "' is not a count of 0 or more (for example " + MAX_PER_TENANT + "="
-                        + DEFAULT_MAX_PER_TENANT + ")");
+                        "webhooks reach only public addresses unless " + ALLOW_PRIVATE + "=true; to allow one"
+                                + " internal host, list it in " + HOSTS + " instead"),
+                config.count(MAX_PER_TENANT, DEFAULT_MAX_PER_TENANT, 0));
     }
 }

@@ -103,11 +103,8 @@ final class AgentSocket {
     /** The socket of an upgrade that {@link #beforeUpgrade} let through, or null after answering 401 or 400. */
     @Nullable
     Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
-        Tokens.Grant grant;
-        try {
-            grant = bearer.grant(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
-        } catch (Problem e) {
-            response.sendError(401, "not authenticated: " + e.getMessage());
+        Tokens.Grant grant = Sockets.grant(bearer, request, response);
+        if (grant == null) {
             return null;
         }
         Principal principal = grant.principal();

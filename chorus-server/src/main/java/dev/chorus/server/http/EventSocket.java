@@ -102,11 +102,8 @@ final class EventSocket {
      */
     @Nullable
     Object create(JettyServerUpgradeRequest request, JettyServerUpgradeResponse response) throws Exception {
-        Tokens.Grant grant;
-        try {
-            grant = bearer.grant(request.getHeader("Authorization"), Sockets.query(request, "access_token"));
-        } catch (Problem e) {
-            response.sendError(401, "not authenticated: " + e.getMessage());
+        Tokens.Grant grant = Sockets.grant(bearer, request, response);
+        if (grant == null) {
             return null;
         }
         Problem foreign = Sockets.refusedOrigin(request.getHeader("Origin"), request.getHeader("Host"), options);

@@ -61,9 +61,9 @@ public record SocketOptions(
         return new SocketOptions(
                 ping,
                 pong,
-                flag(config.env().apply(COMPRESSION)),
+                config.flag(COMPRESSION, "permessage-deflate is off unless " + COMPRESSION + "=true"),
                 jitter,
-                maxPerUser(config.env().apply(MAX_PER_USER)),
+                config.count(MAX_PER_USER, DEFAULT_MAX_PER_USER, 1),
                 origins(config.env().apply(ALLOWED_ORIGINS)));
     }
 
@@ -82,24 +82,6 @@ public record SocketOptions(
         long nanos = Math.min(pingInterval.toNanos(), pongTimeout.toNanos()) / 4;
         return Duration.ofNanos(Math.clamp(
                 nanos, Duration.ofMillis(10).toNanos(), Duration.ofSeconds(1).toNanos()));
-    }
-
-    private static int maxPerUser(@Nullable String value) {
-        if (value == null) {
-            return DEFAULT_MAX_PER_USER;
-        }
-        try {
-            int parsed = Integer.parseInt(value.strip());
-            if (parsed >= 1) {
-                return parsed;
-            }
-        } catch (NumberFormatException ignored) {
-            // reported below
-        }
-        throw new ConfigurationException(
-                MAX_PER_USER,
-                MAX_PER_USER + "='" + value + "' is not a positive number (for example " + MAX_PER_USER + "="
-                        + DEFAULT_MAX_PER_USER + ")");
     }
 
     private static Set<String> origins(@Nullable String value) {
@@ -144,20 +126,5 @@ public record SocketOptions(
                             + "=25s)");
         }
         return value;
-    }
-
-    private static boolean flag(@Nullable String value) {
-        if (value == null) {
-            return false;
-        }
-        return switch (value.strip().toLowerCase(Locale.ROOT)) {
-            case "true", "on", "1", "yes" -> true;
-            case "false", "off", "0", "no" -> false;
-            default ->
-                throw new ConfigurationException(
-                        COMPRESSION,
-                        COMPRESSION + "='" + value + "' is not true or false (permessage-deflate is off unless "
-                                + COMPRESSION + "=true)");
-        };
     }
 }

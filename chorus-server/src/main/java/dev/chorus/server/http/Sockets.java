@@ -1,5 +1,6 @@
 package dev.chorus.server.http;
 
+import dev.chorus.server.auth.Tokens;
 import jakarta.servlet.http.HttpServletRequest;
 import java.util.Collections;
 import java.util.List;
@@ -11,6 +12,22 @@ import org.jspecify.annotations.Nullable;
 final class Sockets {
 
     private Sockets() {}
+
+    /**
+     * The verified token of an upgrade (header, or {@code access_token} where browsers cannot set headers),
+     * or null after answering 401: checked again at the upgrade, since one that expired after the
+     * before-upgrade check must not open an unauthenticated socket.
+     */
+    static Tokens.@Nullable Grant grant(
+            Bearer bearer, JettyServerUpgradeRequest request, JettyServerUpgradeResponse response)
+            throws java.io.IOException {
+        try {
+            return bearer.grant(request.getHeader("Authorization"), query(request, "access_token"));
+        } catch (Problem e) {
+            response.sendError(401, "not authenticated: " + e.getMessage());
+            return null;
+        }
+    }
 
     /** The first value of query parameter {@code name}, or null. */
     static @Nullable String query(JettyServerUpgradeRequest request, String name) {

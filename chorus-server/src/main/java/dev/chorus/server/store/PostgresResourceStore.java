@@ -379,8 +379,8 @@ public final class PostgresResourceStore implements ResourceStore {
     private ChorusException failure(String operation, ResourceKey key, SQLException e, boolean outcomeUnknown) {
         if (isUnavailable(e)) {
             return new StorageUnavailableException(
-                    "Could not " + operation + " resource " + describe(key) + ": PostgreSQL at " + maskedUrl
-                            + " is unavailable (" + e.getMessage() + ")",
+                    "Could not " + operation + " resource " + describe(key) + " in PostgreSQL at " + maskedUrl
+                            + " (unavailable, the client may retry): " + e.getMessage(),
                     outcomeUnknown,
                     e);
         }
