@@ -86,11 +86,6 @@ final class SocketWatch implements AutoCloseable {
         return maxPerUser;
     }
 
-    /** Sockets open on this replica, of every kind. */
-    int size() {
-        return sockets.size();
-    }
-
     private void tick() {
         long now = System.nanoTime();
         long wallMillis = System.currentTimeMillis();
