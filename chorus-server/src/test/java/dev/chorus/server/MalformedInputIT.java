@@ -182,7 +182,16 @@ class MalformedInputIT {
         request.method(
                 method,
                 body.length == 0 ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofByteArray(body));
-        Api.Response response = api.send(request);
+        Api.Response response;
+        try {
+            response = api.send(request);
+        } catch (java.io.UncheckedIOException stale) {
+            // Jetty answers a URI it cannot parse (a%00b, %ZZ) with 400 and then closes the connection without
+            // saying "Connection: close", so the client may take that closed connection from its pool for the
+            // next request. A real client retries on a fresh connection; a server that dropped this request
+            // itself would drop it again, and fail here.
+            response = api.send(request);
+        }
         assertThat(response.status())
                 .as(
                         "%s %s with %s body %s (seed %d): %s",
