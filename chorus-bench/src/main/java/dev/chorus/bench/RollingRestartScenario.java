@@ -93,7 +93,7 @@ final class RollingRestartScenario implements Scenario {
                     "2s");
             run(root, env, "bin/chorus", "cluster", "up", "--replicas", "3", "--port", "auto");
             try {
-                URI base = URI.create("http://127.0.0.1:" + basePort(state));
+                URI base = URI.create("http://127.0.0.1:" + LauncherState.basePort(state));
                 HttpClient http = HttpClient.newBuilder()
                         .version(HttpClient.Version.HTTP_1_1)
                         .connectTimeout(Duration.ofSeconds(5))
@@ -213,14 +213,5 @@ final class RollingRestartScenario implements Scenario {
             throw new IllegalStateException(
                     String.join(" ", command) + " failed; see the logs in " + env.get("CHORUS_CLUSTER_DIR"));
         }
-    }
-
-    /** The HAProxy port {@code bin/chorus cluster up --port auto} chose, from its state directory. */
-    private static int basePort(Path state) throws IOException {
-        return Files.readAllLines(state.resolve("cluster.env")).stream()
-                .filter(line -> line.startsWith("BASE_PORT="))
-                .map(line -> Integer.parseInt(line.substring("BASE_PORT=".length())))
-                .findFirst()
-                .orElseThrow(() -> new IOException("no BASE_PORT in " + state.resolve("cluster.env")));
     }
 }

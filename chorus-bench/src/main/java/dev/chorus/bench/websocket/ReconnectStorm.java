@@ -1,5 +1,6 @@
 package dev.chorus.bench.websocket;
 
+import dev.chorus.bench.LauncherState;
 import dev.chorus.bench.ResultRow;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -67,7 +68,7 @@ final class ReconnectStorm {
     }
 
     private static ResultRow measure(String scenario, Path state, int clients) throws IOException {
-        int base = basePort(state);
+        int base = LauncherState.basePort(state);
         ChorusHttp a = new ChorusHttp(base + 1);
         long pidA =
                 Long.parseLong(Files.readString(state.resolve("replica-1.pid")).strip());
@@ -194,15 +195,6 @@ final class ReconnectStorm {
                     + String.join(" / ", lines.subList(Math.max(0, lines.size() - 3), lines.size()))
                     + "); see " + log);
         }
-    }
-
-    /** The HAProxy port {@code cluster up --port auto} chose; replica i listens on it plus i. */
-    private static int basePort(Path state) throws IOException {
-        return Files.readAllLines(state.resolve("cluster.env")).stream()
-                .filter(line -> line.startsWith("BASE_PORT="))
-                .map(line -> Integer.parseInt(line.substring("BASE_PORT=".length())))
-                .findFirst()
-                .orElseThrow(() -> new IOException("no BASE_PORT in " + state.resolve("cluster.env")));
     }
 
     private static double micros(String value) {
