@@ -10,10 +10,12 @@ import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
+import dev.chorus.internal.FailureLog;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -81,6 +83,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     private static final Logger LOG = LoggerFactory.getLogger(PostgresBackplane.class);
     private static final Pattern CHANNEL = Pattern.compile("[a-z][a-z0-9_]{0,47}");
     private static final String CANARY_TOPIC = "_chorus.canary";
+    /** CONTROL topic announcing a message lost at its origin; payload: sequence (8 bytes), then topic (UTF-8). */
+    static final String LOST_TOPIC = "_chorus.lost";
 
     private final PostgresDatabase database;
     private final String channel;
@@ -134,6 +138,11 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                     @Override
                     public byte[] stamp(Message message) {
                         return PostgresBackplane.this.stamp(message).bytes();
+                    }
+
+                    @Override
+                    public byte @Nullable [] lost(Message message, RuntimeException cause) {
+                        return announceLost(message, cause);
                     }
                 },
                 b.relayOutbox,
@@ -346,6 +355,52 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
             statement.setString(2, payload);
             statement.executeQuery().close();
         }
+    }
+
+    /** An outbox row that committed but cannot be stamped: announce its loss (see Publisher's invariants). */
+    private byte @Nullable [] announceLost(Message message, RuntimeException cause) {
+        String detail = "a message on topic '" + message.topic() + "' from " + replica()
+                + " was lost: its outbox row committed but cannot be sent (" + FailureLog.describe(cause) + ")";
+        long sequence = skipLost(message.topic(), detail);
+        LOG.error(
+                "Outbox row on topic '{}' cannot be sent ({}); it is announced as lost (sequence {}) so that"
+                        + " subscribers on every replica see a Missed",
+                message.topic(),
+                FailureLog.describe(cause),
+                sequence);
+        byte[] topic = message.topic().getBytes(StandardCharsets.UTF_8);
+        byte[] payload = ByteBuffer.allocate(Long.BYTES + topic.length)
+                .putLong(sequence)
+                .put(topic)
+                .array();
+        try {
+            return encodeTransportEnvelope(Envelope.Kind.CONTROL, LOST_TOPIC, payload);
+        } catch (RuntimeException e) {
+            LOG.warn(
+                    "Could not announce the lost message on topic '{}' ({}); receivers see the gap at the next"
+                            + " message on that topic",
+                    message.topic(),
+                    FailureLog.describe(e));
+            return null;
+        }
+    }
+
+    @Override
+    protected void onControl(Envelope envelope) {
+        if (!LOST_TOPIC.equals(envelope.topic()) || envelope.isFrom(replica()) || envelope.payloadSize() < Long.BYTES) {
+            return; // our own announcement: local subscribers were told when it was made
+        }
+        ByteBuffer payload = ByteBuffer.wrap(envelope.payload());
+        long sequence = payload.getLong();
+        String topic = StandardCharsets.UTF_8.decode(payload).toString();
+        reportMissed(
+                topic,
+                new dev.chorus.backplane.Missed(
+                        dev.chorus.backplane.Missed.Cause.SEQUENCE_GAP,
+                        envelope.origin(),
+                        "envelope " + sequence + " on topic '" + topic + "' from " + envelope.origin()
+                                + " was lost at its origin: its outbox row could not be sent",
+                        clock().instant()));
     }
 
     // ---- receiving ----

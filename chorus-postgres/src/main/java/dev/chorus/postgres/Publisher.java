@@ -48,6 +48,9 @@ import org.slf4j.LoggerFactory;
  *    deleted rows leave dead index entries at the low end until VACUUM, and walking all of them on every
  *    poll made the relay's own backend the busiest one after the writers (measured: its CPU tripled within
  *    30 s of a 16-writer run). A row that commits more than STRAGGLER_IDS ids late waits for the full scan.
+ *  - A row that cannot be stamped (too large for this replica's limit, an invalid topic) is deleted like the
+ *    others but announced as lost in its place: a sequence number is consumed and a CONTROL envelope names it,
+ *    so every subscriber of the topic sees a Missed. Retrying could never succeed and would stall the relay.
  *  - A failed transaction fails the futures of the direct publishes in it (receivers will see the gap) and
  *    leaves relayed rows in the outbox to be relayed again.
  */
@@ -62,6 +65,13 @@ final class Publisher implements AutoCloseable {
 
         /** Stamps, encodes and delivers locally; call under the publish lock. */
         byte[] stamp(Message message);
+
+        /**
+         * {@code message} could not be stamped: records it as lost so every receiver sees the loss, and returns
+         * the envelope that announces it, or null when even that cannot be encoded (receivers then see the gap
+         * at the next envelope on the topic). Call under the publish lock.
+         */
+        byte @Nullable [] lost(Message message, RuntimeException cause);
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
@@ -386,10 +396,12 @@ final class Publisher implements AutoCloseable {
                     try {
                         envelopes.add(stamping.stamp(row));
                     } catch (RuntimeException e) {
-                        LOG.error(
-                                "Dropping outbox message on topic '{}' that cannot be sent: {}",
-                                row.topic(),
-                                FailureLog.describe(e));
+                        // Deterministic (too large, invalid topic): a retry would fail forever and hold up every
+                        // row behind it. The row committed, so its loss is announced, never dropped quietly.
+                        byte[] announcement = stamping.lost(row, e);
+                        if (announcement != null) {
+                            envelopes.add(announcement);
+                        }
                     }
                 }
                 return null;
