@@ -79,6 +79,12 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     public static final Duration DEFAULT_SPILL_RETENTION = Duration.ofMinutes(10);
     /** Default number of envelopes that may wait for the publisher. */
     public static final int DEFAULT_PUBLISH_QUEUE_CAPACITY = 100_000;
+    /** Default number of spill references that may wait for the fetcher; more are dropped and counted. */
+    public static final int DEFAULT_SPILL_FETCH_QUEUE_CAPACITY = 1_024;
+    /** Default number of spill references loaded per second at most. */
+    public static final int DEFAULT_SPILL_FETCH_RATE = 1_000;
+    /** Default time one spill fetch may take before its references are given up (subscribers see the gap). */
+    public static final Duration DEFAULT_SPILL_FETCH_TIMEOUT = Duration.ofSeconds(5);
 
     private static final Logger LOG = LoggerFactory.getLogger(PostgresBackplane.class);
     private static final Pattern CHANNEL = Pattern.compile("[a-z][a-z0-9_]{0,47}");
@@ -95,11 +101,9 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     private final Publisher publisher;
     private final OutboxConnection.Target outbox;
     private final NotificationListener listener;
-    private final Object receiveLock = new Object();
-    private final java.util.ArrayDeque<String> pendingPayloads = new java.util.ArrayDeque<>();
-    private boolean loaderActive;
+    private final SpillReferences spillReferences;
+    private final NotificationReceiver receiver;
     private final ScheduledExecutorService scheduler;
-    private final String spillLoadSql;
     private final Object canaryLock = new Object();
     private long canaryOutstandingSince = -1;
     private long lastCanaryRoundTripNanos = -1;
@@ -125,7 +129,27 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         this.spillRetention = b.spillRetention;
         String schema = database.schema();
         String outboxInsert = "INSERT INTO " + schema + ".outbox (channel, topic, headers, payload) VALUES";
-        this.spillLoadSql = "SELECT envelope FROM " + schema + ".spill WHERE id = ?";
+        this.spillReferences = new SpillReferences(channel, b.secret);
+        this.receiver = new NotificationReceiver(
+                database,
+                channel,
+                b.replica.uuid(),
+                codec(),
+                spillReferences,
+                new NotificationReceiver.Sink() {
+                    @Override
+                    public void received(byte[] envelope) {
+                        PostgresBackplane.this.received(envelope);
+                    }
+
+                    @Override
+                    public void rejected(dev.chorus.wire.DecodeResult.Rejected rejected) {
+                        PostgresBackplane.this.rejected(rejected);
+                    }
+                },
+                b.spillFetchQueueCapacity,
+                b.spillFetchRate,
+                b.spillFetchTimeout);
         this.publisher = new Publisher(
                 database,
                 channel,
@@ -145,6 +169,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                         return announceLost(message, cause);
                     }
                 },
+                spillReferences,
+                b.replica.uuid(),
                 b.relayOutbox,
                 b.outboxPollInterval,
                 b.publishQueueCapacity,
@@ -171,7 +197,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 b.backoff,
                 b.pingInterval,
                 b.pingTimeout,
-                this::onNotification,
+                receiver::onPayload,
                 new NotificationListener.Events() {
                     @Override
                     public void listening(String how) {
@@ -202,6 +228,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                     e.getMessage());
         }
         publisher.start();
+        receiver.start();
         listener.start();
         long canaryMillis = b.canaryInterval.toMillis();
         scheduler.scheduleWithFixedDelay(this::canaryTick, canaryMillis, canaryMillis, TimeUnit.MILLISECONDS);
@@ -340,11 +367,13 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         String payload;
         if (NotificationPayloads.needsSpill(bytes)) {
             try (PreparedStatement statement = transaction.prepareStatement(
-                    "INSERT INTO " + database.schema() + ".spill (envelope) VALUES (?) RETURNING id")) {
-                statement.setBytes(1, bytes);
+                    "INSERT INTO " + database.schema() + ".spill (channel, envelope) VALUES (?, ?) RETURNING id")) {
+                statement.setString(1, channel);
+                statement.setBytes(2, bytes);
                 try (ResultSet rs = statement.executeQuery()) {
                     rs.next();
-                    payload = "s" + rs.getLong(1);
+                    // Unsequenced: no origin in the reference, so receivers park nothing behind it.
+                    payload = spillReferences.reference(rs.getLong(1), null);
                 }
             }
         } else {
@@ -404,86 +433,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     }
 
     // ---- receiving ----
-
-    /*
-     * Called on the listener's event loop. Decoding and queueing for subscribers is cheap and never calls
-     * user code, so it happens right here: a hand-off to another thread per notification was measured as
-     * a large share of the round trip. Only a spill reference needs blocking I/O; from the first one on,
-     * notifications queue behind it on a loader thread until it has caught up, so order is kept.
-     */
-    private void onNotification(String payload) {
-        synchronized (receiveLock) {
-            if (loaderActive) {
-                pendingPayloads.add(payload);
-                return;
-            }
-            if (!payload.isEmpty() && payload.charAt(0) == 's') {
-                loaderActive = true;
-                pendingPayloads.add(payload);
-                Thread.ofVirtual().name("chorus-postgres-spill-loader").start(this::drainPending);
-                return;
-            }
-        }
-        onPayload(payload);
-    }
-
-    private void drainPending() {
-        while (true) {
-            String payload;
-            synchronized (receiveLock) {
-                payload = pendingPayloads.poll();
-                if (payload == null) {
-                    loaderActive = false;
-                    return;
-                }
-            }
-            try {
-                onPayload(payload);
-            } catch (RuntimeException e) {
-                LOG.warn("Failed to handle a notification on channel '{}'; continuing", channel, e);
-            }
-        }
-    }
-
-    private void onPayload(String payload) {
-        switch (NotificationPayloads.unpack(payload)) {
-            case NotificationPayloads.Unpacked.Envelopes envelopes -> {
-                for (byte[] bytes : envelopes.envelopes()) {
-                    received(bytes);
-                }
-            }
-            case NotificationPayloads.Unpacked.SpillReference spill -> loadSpill(spill.id());
-            case NotificationPayloads.Unpacked.Foreign foreign ->
-                rejected(new dev.chorus.wire.DecodeResult.Rejected(
-                        dev.chorus.wire.Rejection.MALFORMED,
-                        "a notification on channel '" + channel + "' that Chorus did not send: " + foreign.why()));
-        }
-    }
-
-    private void loadSpill(long id) {
-        try (Connection c = database.connection();
-                PreparedStatement statement = c.prepareStatement(spillLoadSql)) {
-            statement.setLong(1, id);
-            try (ResultSet rs = statement.executeQuery()) {
-                if (rs.next()) {
-                    received(rs.getBytes(1));
-                } else {
-                    LOG.warn(
-                            "Spilled envelope {} on channel '{}' is gone (older than the retention of {}?);"
-                                    + " subscribers will see the gap",
-                            id,
-                            channel,
-                            spillRetention);
-                }
-            }
-        } catch (SQLException e) {
-            LOG.warn(
-                    "Could not load spilled envelope {} on channel '{}'; subscribers will see the gap: {}",
-                    id,
-                    channel,
-                    e.getMessage());
-        }
-    }
+    // Payloads go from the listener's event loop to NotificationReceiver, which hands envelope bytes back to
+    // received() and loads spill references on a fetcher of its own (see its invariants).
 
     @Override
     protected void onCanary(Envelope envelope) {
@@ -605,6 +556,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         details.put("listening", listening);
         details.put("notificationQueueUsage", queueUsage);
         details.put("publishQueue", publisher.queued());
+        details.put("spill", receiver.stats());
         long ping = listener.lastPingNanos();
         if (ping >= 0) {
             details.put("listenerPingMicros", ping / 1000);
@@ -625,6 +577,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     protected void doClose() {
         scheduler.shutdownNow();
         listener.close();
+        receiver.close();
         publisher.close();
     }
 
@@ -645,6 +598,9 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private double queueUsageThreshold = DEFAULT_QUEUE_USAGE_THRESHOLD;
         private Duration spillRetention = DEFAULT_SPILL_RETENTION;
         private int publishQueueCapacity = DEFAULT_PUBLISH_QUEUE_CAPACITY;
+        private int spillFetchQueueCapacity = DEFAULT_SPILL_FETCH_QUEUE_CAPACITY;
+        private int spillFetchRate = DEFAULT_SPILL_FETCH_RATE;
+        private Duration spillFetchTimeout = DEFAULT_SPILL_FETCH_TIMEOUT;
         private Backoff backoff = Backoff.defaults();
         private Clock clock = Clock.systemUTC();
 
@@ -735,6 +691,18 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         /** Envelopes that may wait for the publisher before publishes fail. */
         public Builder publishQueueCapacity(int capacity) {
             this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
+            return this;
+        }
+
+        /**
+         * How spill references are loaded: at most {@code queueCapacity} wait (more are dropped and counted), at
+         * most {@code perSecond} are loaded a second, and a fetch that takes longer than {@code timeout} gives its
+         * references up. Subscribers see a dropped or given-up spilled envelope as a gap.
+         */
+        public Builder spillFetch(int queueCapacity, int perSecond, Duration timeout) {
+            this.spillFetchQueueCapacity = Checks.positive("spill fetch queue capacity", queueCapacity);
+            this.spillFetchRate = Checks.positive("spill fetch rate", perSecond);
+            this.spillFetchTimeout = Checks.positive("spill fetch timeout", timeout);
             return this;
         }
 

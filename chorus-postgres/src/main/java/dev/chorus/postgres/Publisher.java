@@ -98,6 +98,8 @@ final class Publisher implements AutoCloseable {
     private final PostgresDatabase database;
     private final String channel;
     private final Stamping stamping;
+    private final SpillReferences references;
+    private final java.util.UUID origin;
     private final boolean relay;
     private final long outboxPollNanos;
     private final Backoff backoff;
@@ -127,6 +129,8 @@ final class Publisher implements AutoCloseable {
             PostgresDatabase database,
             String channel,
             Stamping stamping,
+            SpillReferences references,
+            java.util.UUID origin,
             boolean relay,
             Duration outboxPollInterval,
             int capacity,
@@ -134,6 +138,8 @@ final class Publisher implements AutoCloseable {
         this.database = database;
         this.channel = channel;
         this.stamping = stamping;
+        this.references = references;
+        this.origin = origin;
         this.relay = relay;
         this.outboxPollNanos = outboxPollInterval.toNanos();
         this.backoff = backoff;
@@ -153,7 +159,7 @@ final class Publisher implements AutoCloseable {
         // parameters as the form that asks.
         this.relayInTurnSql = "WITH turn AS (SELECT ?::text IS NOT NULL AS mine), " + take;
         this.releaseTurnSql = "SELECT pg_advisory_unlock(" + RELAY_LOCK + ", hashtext(?))";
-        this.spillSql = "INSERT INTO " + schema + ".spill (envelope) VALUES (?) RETURNING id";
+        this.spillSql = "INSERT INTO " + schema + ".spill (channel, envelope) VALUES (?, ?) RETURNING id";
     }
 
     void start() {
@@ -468,7 +474,7 @@ final class Publisher implements AutoCloseable {
         for (byte[] envelope : envelopes) {
             pieces.add(
                     NotificationPayloads.needsSpill(envelope)
-                            ? new Piece.Spilled(spill(c, envelope))
+                            ? new Piece.Spilled(references.reference(spill(c, envelope), origin))
                             : new Piece.Inline(envelope));
         }
         return pieces;
@@ -476,7 +482,8 @@ final class Publisher implements AutoCloseable {
 
     private long spill(Connection c, byte[] envelope) throws SQLException {
         try (PreparedStatement statement = c.prepareStatement(spillSql)) {
-            statement.setBytes(1, envelope);
+            statement.setString(1, channel);
+            statement.setBytes(2, envelope);
             try (ResultSet rs = statement.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);
