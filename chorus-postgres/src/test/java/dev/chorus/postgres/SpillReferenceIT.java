@@ -123,6 +123,54 @@ class SpillReferenceIT {
     }
 
     @Test
+    void aPendingReferenceOfAnOrigin_holdsItsLaterEnvelopes_atMostTheFetchTimeout() throws Exception {
+        PostgresBackplane a = replica("a");
+        PostgresBackplane b = cluster.replica(
+                cluster.database(), "b", x -> x.secret(SECRET).spillFetch(64, 1_000, Duration.ofSeconds(2)));
+        Recorder onB = Recorder.on(b);
+        awaitHealthy(a, b);
+        a.publish(Message.of("t", "before")).join();
+        await().atMost(Duration.ofSeconds(10)).until(() -> onB.texts().contains("before"));
+
+        try (Connection locker = cluster.schema.connect()) {
+            locker.setAutoCommit(false);
+            locker.createStatement().execute("LOCK TABLE " + cluster.schema.name() + ".spill IN ACCESS EXCLUSIVE MODE");
+            // A reference in a's name (only a holder of the secret can make one) to a row that cannot be loaded.
+            cluster.rawNotify(new SpillReferences(cluster.channel, SECRET)
+                    .reference(Long.MAX_VALUE, a.replica().uuid()));
+            await().atMost(Duration.ofSeconds(15)).until(() -> fetchesWaitingForTheLock() == 1);
+            List<String> sent = List.of("after 1", "after 2", "after 3");
+            for (String text : sent) {
+                a.publish(Message.of("t", text));
+            }
+
+            // They wait for the reference ahead of them, then go on in order when its fetch times out.
+            await().atMost(Duration.ofSeconds(20)).until(() -> (Long) spill(b).get("failed") == 1L);
+            await().atMost(Duration.ofSeconds(10)).until(() -> onB.texts().containsAll(sent));
+            assertThat(onB.texts()).containsExactly("before", "after 1", "after 2", "after 3");
+            locker.rollback();
+        }
+        assertThat(b.stats().rejected()).containsEntry(Rejection.SPILL_UNAVAILABLE, 1L);
+    }
+
+    @Test
+    void spillFetchRate_boundsTheReferencesLoadedPerSecond() throws Exception {
+        PostgresBackplane b = cluster.replica(
+                cluster.database(), "b", x -> x.secret(SECRET).spillFetch(64, 5, Duration.ofSeconds(5)));
+        awaitHealthy(b);
+        SpillReferences valid = new SpillReferences(cluster.channel, SECRET);
+
+        long start = System.nanoTime();
+        for (int i = 0; i < 20; i++) {
+            cluster.rawNotify(valid.reference(Long.MAX_VALUE - i, null));
+        }
+        await().atMost(Duration.ofSeconds(30)).until(() -> (Long) spill(b).get("missing") == 20L);
+
+        // A burst of one second's worth (5), then 5 a second: the last of 20 cannot be loaded before 3 s.
+        assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(2_900));
+    }
+
+    @Test
     void spilledEnvelopes_keepTheirPlaceAmongTheirOriginsEnvelopes() throws Exception {
         PostgresBackplane a = replica("a");
         PostgresBackplane b = replica("b");
