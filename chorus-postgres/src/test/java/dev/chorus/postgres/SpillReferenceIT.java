@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.chorus.Secret;
 import dev.chorus.backplane.Message;
+import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
 import dev.chorus.postgres.PostgresBackplaneIT.Recorder;
 import dev.chorus.wire.Envelope;
@@ -168,6 +169,70 @@ class SpillReferenceIT {
 
         // A burst of one second's worth (5), then 5 a second: the last of 20 cannot be loaded before 3 s.
         assertThat(Duration.ofNanos(System.nanoTime() - start)).isGreaterThanOrEqualTo(Duration.ofMillis(2_900));
+    }
+
+    @Test
+    void aSpilledEnvelopeDroppedForAFullQueue_isReportedAsAGap_notLostSilently() throws Exception {
+        PostgresBackplane a = replica("a");
+        // One reference waits at most, and one is loaded a second: a few decoys fill the queue for a second.
+        PostgresBackplane b =
+                cluster.replica(cluster.database(), "b", x -> x.secret(SECRET).spillFetch(1, 1, Duration.ofSeconds(5)));
+        Recorder onB = Recorder.on(b);
+        awaitHealthy(a, b);
+        a.publish(Message.of("t", "before")).join();
+        await().atMost(Duration.ofSeconds(10)).until(() -> onB.texts().contains("before"));
+        SpillReferences valid = new SpillReferences(cluster.channel, SECRET);
+
+        for (int i = 0; i < 5; i++) {
+            cluster.rawNotify(valid.reference(Long.MAX_VALUE - i, null));
+        }
+        a.publish(Message.of("t", new byte[20 * 1024])).join();
+        a.publish(Message.of("t", "after")).join();
+
+        await().atMost(Duration.ofSeconds(15)).until(() -> onB.texts().contains("after"));
+        assertThat(onB.texts()).containsExactly("before", "after");
+        assertThat(onB.missed()).singleElement().satisfies(missed -> {
+            assertThat(missed.cause()).isEqualTo(Missed.Cause.SEQUENCE_GAP);
+            assertThat(missed.origin()).isEqualTo(a.replica());
+        });
+        assertThat((Long) spill(b).get("queueFull")).isGreaterThanOrEqualTo(1L);
+    }
+
+    @Test
+    void envelopesParkedBehindAPendingReference_areBounded_thenReleasedInOrder() throws Exception {
+        PostgresBackplane a = replica("a");
+        PostgresBackplane b = cluster.replica(
+                cluster.database(), "b", x -> x.secret(SECRET).spillFetch(64, 1_000, Duration.ofSeconds(120)));
+        List<String> received = new java.util.concurrent.CopyOnWriteArrayList<>();
+        b.subscribe("t", new Subscriber() {
+            @Override
+            public void onMessage(Envelope envelope) {
+                received.add(envelope.payloadAsString());
+            }
+        });
+        awaitHealthy(a, b);
+
+        try (Connection locker = cluster.schema.connect()) {
+            locker.setAutoCommit(false);
+            locker.createStatement().execute("LOCK TABLE " + cluster.schema.name() + ".spill IN ACCESS EXCLUSIVE MODE");
+            cluster.rawNotify(new SpillReferences(cluster.channel, SECRET)
+                    .reference(Long.MAX_VALUE, a.replica().uuid()));
+            await().atMost(Duration.ofSeconds(15)).until(() -> fetchesWaitingForTheLock() == 1);
+            int count = NotificationReceiver.MAX_PARKED_ENVELOPES + 100;
+            for (int i = 0; i < count; i++) {
+                a.publish(Message.of("t", Integer.toString(i)));
+            }
+
+            // The fetch is still blocked, but a's envelopes stop waiting once the bound is reached.
+            await().atMost(Duration.ofSeconds(60)).until(() -> received.size() == count);
+            assertThat(received)
+                    .containsExactlyElementsOf(java.util.stream.IntStream.range(0, count)
+                            .mapToObj(Integer::toString)
+                            .toList());
+            assertThat(spill(b)).containsEntry("givenUp", 1L);
+            assertThat(fetchesWaitingForTheLock()).isEqualTo(1);
+            locker.rollback();
+        }
     }
 
     @Test
