@@ -46,6 +46,9 @@ final class TlsPostgresServer implements AutoCloseable {
         if (isRoot() && !Files.isExecutable(Path.of("/usr/sbin/runuser")) && !onPath("runuser")) {
             return Optional.of("running as root, and no runuser to start PostgreSQL as another user");
         }
+        if (isRoot() && !hasPostgresUser()) {
+            return Optional.of("running as root, and there is no 'postgres' user to run initdb as");
+        }
         return Optional.empty();
     }
 
@@ -195,6 +198,14 @@ final class TlsPostgresServer implements AutoCloseable {
     private static boolean onPath(String tool) {
         String path = System.getenv("PATH");
         return path != null && Stream.of(path.split(":")).anyMatch(p -> Files.isExecutable(Path.of(p, tool)));
+    }
+
+    private static boolean hasPostgresUser() {
+        try (Stream<String> lines = Files.lines(Path.of("/etc/passwd"))) {
+            return lines.anyMatch(line -> line.startsWith("postgres:"));
+        } catch (IOException e) {
+            return false;
+        }
     }
 
     private static boolean isRoot() {
