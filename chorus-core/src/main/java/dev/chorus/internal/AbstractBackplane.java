@@ -189,6 +189,34 @@ public abstract class AbstractBackplane implements Backplane {
     }
 
     /**
+     * Records that a message on {@code topic} could not be stamped (it cannot be encoded) although it must not
+     * vanish quietly, such as an outbox row whose transaction committed: consumes the topic's next sequence
+     * number, so every receiver's tracker sees a gap at this origin's next envelope on the topic, tells local
+     * subscribers at once, and counts a publish failure. Call under {@link #underPublishLock}.
+     *
+     * @return the sequence number the lost message would have carried, for an explicit loss announcement
+     */
+    protected final long skipLost(String topic, String detail) {
+        if (!Thread.holdsLock(publishLock)) {
+            throw new IllegalStateException("skipLost() must run under the publish lock");
+        }
+        long sequence = sequencer.next(topic);
+        counters.publishFailures.increment();
+        reportMissed(topic, new Missed(Missed.Cause.SEQUENCE_GAP, replica, detail, clock.instant()));
+        return sequence;
+    }
+
+    /** Tells every subscription of {@code topic} that messages may have been missed; never throws. */
+    protected final void reportMissed(String topic, Missed missed) {
+        List<TopicSubscription> subs = subscriptions.get(topic);
+        if (subs != null) {
+            for (TopicSubscription sub : subs) {
+                sub.enqueueMissed(missed);
+            }
+        }
+    }
+
+    /**
      * Encodes {@code message} as an <em>unsequenced</em> envelope (sequence 0) without delivering it
      * locally. For sends whose order against other envelopes is decided outside this replica, such as a
      * NOTIFY inside a caller's transaction that commits whenever the caller commits: receivers skip gap

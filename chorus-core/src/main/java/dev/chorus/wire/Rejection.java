@@ -12,6 +12,11 @@ public enum Rejection {
     TOO_LARGE,
     /** The envelope belongs to another cluster (channel) that happens to share the transport. */
     FOREIGN_CLUSTER,
+    /**
+     * A reference to an envelope stored elsewhere (a PostgreSQL spill row) that named nothing loadable: no such
+     * row on this channel, the fetch failed or timed out, or the bounded fetch queue was full.
+     */
+    SPILL_UNAVAILABLE,
     /** Anything else: not a Chorus envelope at all, bad lengths, invalid UTF-8, unknown kind, trailing bytes. */
     MALFORMED
 }

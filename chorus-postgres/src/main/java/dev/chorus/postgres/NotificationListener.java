@@ -4,9 +4,8 @@ import dev.chorus.Backoff;
 import io.vertx.core.Vertx;
 import io.vertx.pgclient.PgConnectOptions;
 import io.vertx.pgclient.PgConnection;
-import io.vertx.pgclient.SslMode;
+import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
@@ -93,8 +92,10 @@ final class NotificationListener implements AutoCloseable {
                 reason = listenUntilLost();
                 attempts.reset();
             } catch (Exception e) {
-                reason = "cannot LISTEN on " + database.describe() + ": " + describe(e);
                 cause = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+                String hint = ListenerTls.hint(cause, database.parameters());
+                reason = "cannot LISTEN on " + database.describe() + ": " + describe(e)
+                        + (hint == null ? "" : " (" + hint + ")");
             }
             if (closed.getCount() == 0) {
                 return;
@@ -191,10 +192,7 @@ final class NotificationListener implements AutoCloseable {
         if (database.password() != null) {
             options.setPassword(database.password());
         }
-        String sslMode = database.parameters().get("sslmode");
-        if (sslMode != null) {
-            options.setSslMode(SslMode.of(sslMode.toLowerCase(Locale.ROOT).replace('_', '-')));
-        }
+        ListenerTls.apply(options, database.parameters(), Path.of(System.getProperty("user.home", ".")));
         return options;
     }
 

@@ -3,12 +3,15 @@ package dev.chorus.postgres;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
+import java.util.UUID;
+import org.jspecify.annotations.Nullable;
 
 /*
  * NOTIFY payloads are text of at most 7999 bytes, so envelopes travel base64-encoded:
  *
  *   e<base64>[.<base64>]*   one or more envelopes, in order ('.' is not in the base64 alphabet)
- *   s<id>                   one envelope too large for a notification, stored in the spill table
+ *   s<id>.<origin>[.<mac>]  one envelope too large for a notification, stored in the spill table
+ *                           (SpillReferences says what binds it); a bare s<id> is parsed for older senders
  *
  * Packing keeps envelope order: notifications are emitted in order, each filled with consecutive
  * envelopes. PostgreSQL drops a notification identical to an earlier one in the same transaction; ours
@@ -39,8 +42,8 @@ final class NotificationPayloads {
         /** An envelope small enough to travel in a notification. */
         record Inline(byte[] envelope) implements Piece {}
 
-        /** An envelope stored in the spill table under {@code id}. */
-        record Spilled(long id) implements Piece {}
+        /** An envelope stored in the spill table, as the reference that names its row. */
+        record Spilled(String reference) implements Piece {}
     }
 
     /** Packs pieces, in order, into as few payloads as fit. */
@@ -54,7 +57,7 @@ final class NotificationPayloads {
                         payloads.add(current.toString());
                         current = null;
                     }
-                    payloads.add("s" + spilled.id());
+                    payloads.add(spilled.reference());
                 }
                 case Piece.Inline inline -> {
                     String encoded = ENCODER.encodeToString(inline.envelope());
@@ -82,8 +85,15 @@ final class NotificationPayloads {
         /** Envelope bytes to decode, in order. */
         record Envelopes(List<byte[]> envelopes) implements Unpacked {}
 
-        /** A spill row to load. */
-        record SpillReference(long id) implements Unpacked {}
+        /**
+         * A spill row to load: its id, the origin that wrote it (null when unsequenced or not said), the signed
+         * part of the reference and its MAC (null when absent).
+         */
+        record SpillReference(
+                long id,
+                @Nullable UUID origin,
+                String body,
+                @Nullable String mac) implements Unpacked {}
 
         /** Not something Chorus sent: someone else's NOTIFY on our channel, or corruption. */
         record Foreign(String why) implements Unpacked {}
@@ -96,11 +106,7 @@ final class NotificationPayloads {
         }
         char kind = payload.charAt(0);
         if (kind == 's') {
-            try {
-                return new Unpacked.SpillReference(Long.parseLong(payload, 1, payload.length(), 10));
-            } catch (NumberFormatException e) {
-                return new Unpacked.Foreign("spill reference is not a number");
-            }
+            return unpackReference(payload);
         }
         if (kind != 'e') {
             return new Unpacked.Foreign("payload does not start with a Chorus marker");
@@ -120,5 +126,31 @@ final class NotificationPayloads {
             start = end + 1;
         }
         return new Unpacked.Envelopes(envelopes);
+    }
+
+    private static Unpacked unpackReference(String payload) {
+        if (payload.length() > 100) {
+            return new Unpacked.Foreign("spill reference is too long");
+        }
+        String[] parts = payload.split("\\.", -1);
+        if (parts.length > 3) {
+            return new Unpacked.Foreign("spill reference has too many parts");
+        }
+        long id;
+        UUID origin = null;
+        try {
+            id = Long.parseLong(parts[0], 1, parts[0].length(), 10);
+            if (parts.length > 1 && !parts[1].isEmpty()) {
+                if (parts[1].length() != 32) {
+                    return new Unpacked.Foreign("spill reference names no origin");
+                }
+                origin = new UUID(
+                        Long.parseUnsignedLong(parts[1], 0, 16, 16), Long.parseUnsignedLong(parts[1], 16, 32, 16));
+            }
+        } catch (NumberFormatException e) {
+            return new Unpacked.Foreign("spill reference is not a number");
+        }
+        String body = parts.length > 2 ? payload.substring(0, payload.lastIndexOf('.')) : payload;
+        return new Unpacked.SpillReference(id, origin, body, parts.length > 2 ? parts[2] : null);
     }
 }

@@ -10,10 +10,12 @@ import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
+import dev.chorus.internal.FailureLog;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.sql.PreparedStatement;
 import java.sql.ResultSet;
@@ -77,10 +79,18 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     public static final Duration DEFAULT_SPILL_RETENTION = Duration.ofMinutes(10);
     /** Default number of envelopes that may wait for the publisher. */
     public static final int DEFAULT_PUBLISH_QUEUE_CAPACITY = 100_000;
+    /** Default number of spill references that may wait for the fetcher; more are dropped and counted. */
+    public static final int DEFAULT_SPILL_FETCH_QUEUE_CAPACITY = 1_024;
+    /** Default number of spill references loaded per second at most. */
+    public static final int DEFAULT_SPILL_FETCH_RATE = 1_000;
+    /** Default time one spill fetch may take before its references are given up (subscribers see the gap). */
+    public static final Duration DEFAULT_SPILL_FETCH_TIMEOUT = Duration.ofSeconds(5);
 
     private static final Logger LOG = LoggerFactory.getLogger(PostgresBackplane.class);
     private static final Pattern CHANNEL = Pattern.compile("[a-z][a-z0-9_]{0,47}");
     private static final String CANARY_TOPIC = "_chorus.canary";
+    /** CONTROL topic announcing a message lost at its origin; payload: sequence (8 bytes), then topic (UTF-8). */
+    static final String LOST_TOPIC = "_chorus.lost";
 
     private final PostgresDatabase database;
     private final String channel;
@@ -91,11 +101,9 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     private final Publisher publisher;
     private final OutboxConnection.Target outbox;
     private final NotificationListener listener;
-    private final Object receiveLock = new Object();
-    private final java.util.ArrayDeque<String> pendingPayloads = new java.util.ArrayDeque<>();
-    private boolean loaderActive;
+    private final SpillReferences spillReferences;
+    private final NotificationReceiver receiver;
     private final ScheduledExecutorService scheduler;
-    private final String spillLoadSql;
     private final Object canaryLock = new Object();
     private long canaryOutstandingSince = -1;
     private long lastCanaryRoundTripNanos = -1;
@@ -121,7 +129,27 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         this.spillRetention = b.spillRetention;
         String schema = database.schema();
         String outboxInsert = "INSERT INTO " + schema + ".outbox (channel, topic, headers, payload) VALUES";
-        this.spillLoadSql = "SELECT envelope FROM " + schema + ".spill WHERE id = ?";
+        this.spillReferences = new SpillReferences(channel, b.secret);
+        this.receiver = new NotificationReceiver(
+                database,
+                channel,
+                b.replica.uuid(),
+                codec(),
+                spillReferences,
+                new NotificationReceiver.Sink() {
+                    @Override
+                    public void received(byte[] envelope) {
+                        PostgresBackplane.this.received(envelope);
+                    }
+
+                    @Override
+                    public void rejected(dev.chorus.wire.DecodeResult.Rejected rejected) {
+                        PostgresBackplane.this.rejected(rejected);
+                    }
+                },
+                b.spillFetchQueueCapacity,
+                b.spillFetchRate,
+                b.spillFetchTimeout);
         this.publisher = new Publisher(
                 database,
                 channel,
@@ -135,7 +163,14 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                     public byte[] stamp(Message message) {
                         return PostgresBackplane.this.stamp(message).bytes();
                     }
+
+                    @Override
+                    public byte @Nullable [] lost(Message message, RuntimeException cause) {
+                        return announceLost(message, cause);
+                    }
                 },
+                spillReferences,
+                b.replica.uuid(),
                 b.relayOutbox,
                 b.outboxPollInterval,
                 b.publishQueueCapacity,
@@ -162,7 +197,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 b.backoff,
                 b.pingInterval,
                 b.pingTimeout,
-                this::onNotification,
+                receiver::onPayload,
                 new NotificationListener.Events() {
                     @Override
                     public void listening(String how) {
@@ -193,6 +228,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                     e.getMessage());
         }
         publisher.start();
+        receiver.start();
         listener.start();
         long canaryMillis = b.canaryInterval.toMillis();
         scheduler.scheduleWithFixedDelay(this::canaryTick, canaryMillis, canaryMillis, TimeUnit.MILLISECONDS);
@@ -331,11 +367,13 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         String payload;
         if (NotificationPayloads.needsSpill(bytes)) {
             try (PreparedStatement statement = transaction.prepareStatement(
-                    "INSERT INTO " + database.schema() + ".spill (envelope) VALUES (?) RETURNING id")) {
-                statement.setBytes(1, bytes);
+                    "INSERT INTO " + database.schema() + ".spill (channel, envelope) VALUES (?, ?) RETURNING id")) {
+                statement.setString(1, channel);
+                statement.setBytes(2, bytes);
                 try (ResultSet rs = statement.executeQuery()) {
                     rs.next();
-                    payload = "s" + rs.getLong(1);
+                    // Unsequenced: no origin in the reference, so receivers park nothing behind it.
+                    payload = spillReferences.reference(rs.getLong(1), null);
                 }
             }
         } else {
@@ -348,87 +386,55 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         }
     }
 
-    // ---- receiving ----
-
-    /*
-     * Called on the listener's event loop. Decoding and queueing for subscribers is cheap and never calls
-     * user code, so it happens right here: a hand-off to another thread per notification was measured as
-     * a large share of the round trip. Only a spill reference needs blocking I/O; from the first one on,
-     * notifications queue behind it on a loader thread until it has caught up, so order is kept.
-     */
-    private void onNotification(String payload) {
-        synchronized (receiveLock) {
-            if (loaderActive) {
-                pendingPayloads.add(payload);
-                return;
-            }
-            if (!payload.isEmpty() && payload.charAt(0) == 's') {
-                loaderActive = true;
-                pendingPayloads.add(payload);
-                Thread.ofVirtual().name("chorus-postgres-spill-loader").start(this::drainPending);
-                return;
-            }
-        }
-        onPayload(payload);
-    }
-
-    private void drainPending() {
-        while (true) {
-            String payload;
-            synchronized (receiveLock) {
-                payload = pendingPayloads.poll();
-                if (payload == null) {
-                    loaderActive = false;
-                    return;
-                }
-            }
-            try {
-                onPayload(payload);
-            } catch (RuntimeException e) {
-                LOG.warn("Failed to handle a notification on channel '{}'; continuing", channel, e);
-            }
-        }
-    }
-
-    private void onPayload(String payload) {
-        switch (NotificationPayloads.unpack(payload)) {
-            case NotificationPayloads.Unpacked.Envelopes envelopes -> {
-                for (byte[] bytes : envelopes.envelopes()) {
-                    received(bytes);
-                }
-            }
-            case NotificationPayloads.Unpacked.SpillReference spill -> loadSpill(spill.id());
-            case NotificationPayloads.Unpacked.Foreign foreign ->
-                rejected(new dev.chorus.wire.DecodeResult.Rejected(
-                        dev.chorus.wire.Rejection.MALFORMED,
-                        "a notification on channel '" + channel + "' that Chorus did not send: " + foreign.why()));
-        }
-    }
-
-    private void loadSpill(long id) {
-        try (Connection c = database.connection();
-                PreparedStatement statement = c.prepareStatement(spillLoadSql)) {
-            statement.setLong(1, id);
-            try (ResultSet rs = statement.executeQuery()) {
-                if (rs.next()) {
-                    received(rs.getBytes(1));
-                } else {
-                    LOG.warn(
-                            "Spilled envelope {} on channel '{}' is gone (older than the retention of {}?);"
-                                    + " subscribers will see the gap",
-                            id,
-                            channel,
-                            spillRetention);
-                }
-            }
-        } catch (SQLException e) {
+    /** An outbox row that committed but cannot be stamped: announce its loss (see Publisher's invariants). */
+    private byte @Nullable [] announceLost(Message message, RuntimeException cause) {
+        String detail = "a message on topic '" + message.topic() + "' from " + replica()
+                + " was lost: its outbox row committed but cannot be sent (" + FailureLog.describe(cause) + ")";
+        long sequence = skipLost(message.topic(), detail);
+        LOG.error(
+                "Outbox row on topic '{}' cannot be sent ({}); it is announced as lost (sequence {}) so that"
+                        + " subscribers on every replica see a Missed",
+                message.topic(),
+                FailureLog.describe(cause),
+                sequence);
+        byte[] topic = message.topic().getBytes(StandardCharsets.UTF_8);
+        byte[] payload = ByteBuffer.allocate(Long.BYTES + topic.length)
+                .putLong(sequence)
+                .put(topic)
+                .array();
+        try {
+            return encodeTransportEnvelope(Envelope.Kind.CONTROL, LOST_TOPIC, payload);
+        } catch (RuntimeException e) {
             LOG.warn(
-                    "Could not load spilled envelope {} on channel '{}'; subscribers will see the gap: {}",
-                    id,
-                    channel,
-                    e.getMessage());
+                    "Could not announce the lost message on topic '{}' ({}); receivers see the gap at the next"
+                            + " message on that topic",
+                    message.topic(),
+                    FailureLog.describe(e));
+            return null;
         }
     }
+
+    @Override
+    protected void onControl(Envelope envelope) {
+        if (!LOST_TOPIC.equals(envelope.topic()) || envelope.isFrom(replica()) || envelope.payloadSize() < Long.BYTES) {
+            return; // our own announcement: local subscribers were told when it was made
+        }
+        ByteBuffer payload = ByteBuffer.wrap(envelope.payload());
+        long sequence = payload.getLong();
+        String topic = StandardCharsets.UTF_8.decode(payload).toString();
+        reportMissed(
+                topic,
+                new dev.chorus.backplane.Missed(
+                        dev.chorus.backplane.Missed.Cause.SEQUENCE_GAP,
+                        envelope.origin(),
+                        "envelope " + sequence + " on topic '" + topic + "' from " + envelope.origin()
+                                + " was lost at its origin: its outbox row could not be sent",
+                        clock().instant()));
+    }
+
+    // ---- receiving ----
+    // Payloads go from the listener's event loop to NotificationReceiver, which hands envelope bytes back to
+    // received() and loads spill references on a fetcher of its own (see its invariants).
 
     @Override
     protected void onCanary(Envelope envelope) {
@@ -550,6 +556,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         details.put("listening", listening);
         details.put("notificationQueueUsage", queueUsage);
         details.put("publishQueue", publisher.queued());
+        details.put("spill", receiver.stats());
         long ping = listener.lastPingNanos();
         if (ping >= 0) {
             details.put("listenerPingMicros", ping / 1000);
@@ -570,6 +577,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
     protected void doClose() {
         scheduler.shutdownNow();
         listener.close();
+        receiver.close();
         publisher.close();
     }
 
@@ -590,6 +598,9 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private double queueUsageThreshold = DEFAULT_QUEUE_USAGE_THRESHOLD;
         private Duration spillRetention = DEFAULT_SPILL_RETENTION;
         private int publishQueueCapacity = DEFAULT_PUBLISH_QUEUE_CAPACITY;
+        private int spillFetchQueueCapacity = DEFAULT_SPILL_FETCH_QUEUE_CAPACITY;
+        private int spillFetchRate = DEFAULT_SPILL_FETCH_RATE;
+        private Duration spillFetchTimeout = DEFAULT_SPILL_FETCH_TIMEOUT;
         private Backoff backoff = Backoff.defaults();
         private Clock clock = Clock.systemUTC();
 
@@ -680,6 +691,18 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         /** Envelopes that may wait for the publisher before publishes fail. */
         public Builder publishQueueCapacity(int capacity) {
             this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
+            return this;
+        }
+
+        /**
+         * How spill references are loaded: at most {@code queueCapacity} wait (more are dropped and counted), at
+         * most {@code perSecond} are loaded a second, and a fetch that takes longer than {@code timeout} gives its
+         * references up. Subscribers see a dropped or given-up spilled envelope as a gap.
+         */
+        public Builder spillFetch(int queueCapacity, int perSecond, Duration timeout) {
+            this.spillFetchQueueCapacity = Checks.positive("spill fetch queue capacity", queueCapacity);
+            this.spillFetchRate = Checks.positive("spill fetch rate", perSecond);
+            this.spillFetchTimeout = Checks.positive("spill fetch timeout", timeout);
             return this;
         }
 

@@ -48,6 +48,9 @@ import org.slf4j.LoggerFactory;
  *    deleted rows leave dead index entries at the low end until VACUUM, and walking all of them on every
  *    poll made the relay's own backend the busiest one after the writers (measured: its CPU tripled within
  *    30 s of a 16-writer run). A row that commits more than STRAGGLER_IDS ids late waits for the full scan.
+ *  - A row that cannot be stamped (too large for this replica's limit, an invalid topic) is deleted like the
+ *    others but announced as lost in its place: a sequence number is consumed and a CONTROL envelope names it,
+ *    so every subscriber of the topic sees a Missed. Retrying could never succeed and would stall the relay.
  *  - A failed transaction fails the futures of the direct publishes in it (receivers will see the gap) and
  *    leaves relayed rows in the outbox to be relayed again.
  */
@@ -62,6 +65,13 @@ final class Publisher implements AutoCloseable {
 
         /** Stamps, encodes and delivers locally; call under the publish lock. */
         byte[] stamp(Message message);
+
+        /**
+         * {@code message} could not be stamped: records it as lost so every receiver sees the loss, and returns
+         * the envelope that announces it, or null when even that cannot be encoded (receivers then see the gap
+         * at the next envelope on the topic). Call under the publish lock.
+         */
+        byte @Nullable [] lost(Message message, RuntimeException cause);
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(Publisher.class);
@@ -88,6 +98,8 @@ final class Publisher implements AutoCloseable {
     private final PostgresDatabase database;
     private final String channel;
     private final Stamping stamping;
+    private final SpillReferences references;
+    private final java.util.UUID origin;
     private final boolean relay;
     private final long outboxPollNanos;
     private final Backoff backoff;
@@ -117,6 +129,8 @@ final class Publisher implements AutoCloseable {
             PostgresDatabase database,
             String channel,
             Stamping stamping,
+            SpillReferences references,
+            java.util.UUID origin,
             boolean relay,
             Duration outboxPollInterval,
             int capacity,
@@ -124,6 +138,8 @@ final class Publisher implements AutoCloseable {
         this.database = database;
         this.channel = channel;
         this.stamping = stamping;
+        this.references = references;
+        this.origin = origin;
         this.relay = relay;
         this.outboxPollNanos = outboxPollInterval.toNanos();
         this.backoff = backoff;
@@ -143,7 +159,7 @@ final class Publisher implements AutoCloseable {
         // parameters as the form that asks.
         this.relayInTurnSql = "WITH turn AS (SELECT ?::text IS NOT NULL AS mine), " + take;
         this.releaseTurnSql = "SELECT pg_advisory_unlock(" + RELAY_LOCK + ", hashtext(?))";
-        this.spillSql = "INSERT INTO " + schema + ".spill (envelope) VALUES (?) RETURNING id";
+        this.spillSql = "INSERT INTO " + schema + ".spill (channel, envelope) VALUES (?, ?) RETURNING id";
     }
 
     void start() {
@@ -386,10 +402,12 @@ final class Publisher implements AutoCloseable {
                     try {
                         envelopes.add(stamping.stamp(row));
                     } catch (RuntimeException e) {
-                        LOG.error(
-                                "Dropping outbox message on topic '{}' that cannot be sent: {}",
-                                row.topic(),
-                                FailureLog.describe(e));
+                        // Deterministic (too large, invalid topic): a retry would fail forever and hold up every
+                        // row behind it. The row committed, so its loss is announced, never dropped quietly.
+                        byte[] announcement = stamping.lost(row, e);
+                        if (announcement != null) {
+                            envelopes.add(announcement);
+                        }
                     }
                 }
                 return null;
@@ -456,7 +474,7 @@ final class Publisher implements AutoCloseable {
         for (byte[] envelope : envelopes) {
             pieces.add(
                     NotificationPayloads.needsSpill(envelope)
-                            ? new Piece.Spilled(spill(c, envelope))
+                            ? new Piece.Spilled(references.reference(spill(c, envelope), origin))
                             : new Piece.Inline(envelope));
         }
         return pieces;
@@ -464,7 +482,8 @@ final class Publisher implements AutoCloseable {
 
     private long spill(Connection c, byte[] envelope) throws SQLException {
         try (PreparedStatement statement = c.prepareStatement(spillSql)) {
-            statement.setBytes(1, envelope);
+            statement.setString(1, channel);
+            statement.setBytes(2, envelope);
             try (ResultSet rs = statement.executeQuery()) {
                 rs.next();
                 return rs.getLong(1);

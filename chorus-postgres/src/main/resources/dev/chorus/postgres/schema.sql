@@ -18,12 +18,24 @@ CREATE TABLE IF NOT EXISTS ${schema}.outbox (
 CREATE INDEX IF NOT EXISTS outbox_channel_id ON ${schema}.outbox (channel, id);
 
 -- Envelopes too large for one NOTIFY (8000 bytes): the notification carries the row id instead.
--- Receivers read the row; rows older than the retention period are deleted by any replica.
+-- Receivers read the row of their channel only; rows older than the retention period are deleted by any
+-- replica. Rows without a channel (written before the column existed) are never loaded.
 CREATE TABLE IF NOT EXISTS ${schema}.spill (
     id          bigserial   PRIMARY KEY,
+    channel     text,
     envelope    bytea       NOT NULL,
     created_at  timestamptz NOT NULL DEFAULT now()
 );
+-- Tables from before the column get it; checked first, because ALTER TABLE locks the table even when it
+-- changes nothing.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = '${schema}' AND table_name = 'spill' AND column_name = 'channel') THEN
+        ALTER TABLE ${schema}.spill ADD COLUMN channel text;
+    END IF;
+END
+$$;
 CREATE INDEX IF NOT EXISTS spill_created_at ON ${schema}.spill (created_at);
 
 -- Live replicas: one row each, heartbeat by the database clock.
