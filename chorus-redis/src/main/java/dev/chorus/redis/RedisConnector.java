@@ -54,6 +54,7 @@ public final class RedisConnector implements AutoCloseable {
     private final RedisClient commandClient;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile @Nullable StatefulRedisConnection<String, String> commands;
+    private volatile @Nullable StatefulRedisConnection<String, String> leaseTakes;
     private volatile @Nullable EventLoopGroup eventLoops;
 
     private RedisConnector(Builder builder) {
@@ -168,15 +169,42 @@ public final class RedisConnector implements AutoCloseable {
             synchronized (this) {
                 c = commands;
                 if (c == null) {
-                    if (closed.get()) {
-                        throw new ChorusException("The Redis connector for " + describe() + " is closed");
-                    }
-                    c = commandClient.connect(StringCodec.UTF8, uri);
+                    c = connectCommands();
                     commands = c;
                 }
             }
         }
         return c;
+    }
+
+    /**
+     * A second string connection, reconnected like {@link #commands()}, for lease takes: they end in {@code WAIT},
+     * which blocks the connection it runs on, and renewals or heartbeats must not queue behind it.
+     */
+    StatefulRedisConnection<String, String> leaseTakes() {
+        StatefulRedisConnection<String, String> c = leaseTakes;
+        if (c == null) {
+            synchronized (this) {
+                c = leaseTakes;
+                if (c == null) {
+                    c = connectCommands();
+                    leaseTakes = c;
+                }
+            }
+        }
+        return c;
+    }
+
+    /** Whether the URL names Sentinels, which fail over to replicas. */
+    boolean isSentinel() {
+        return !uri.getSentinels().isEmpty();
+    }
+
+    private StatefulRedisConnection<String, String> connectCommands() {
+        if (closed.get()) {
+            throw new ChorusException("The Redis connector for " + describe() + " is closed");
+        }
+        return commandClient.connect(StringCodec.UTF8, uri);
     }
 
     /** Registers a listener for connection state changes of the backplane's connections. */
@@ -196,6 +224,10 @@ public final class RedisConnector implements AutoCloseable {
         StatefulRedisConnection<String, String> c = commands;
         if (c != null) {
             c.close();
+        }
+        StatefulRedisConnection<String, String> takes = leaseTakes;
+        if (takes != null) {
+            takes.close();
         }
         managedClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         commandClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
