@@ -10,12 +10,17 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.pubsub.PubSubCommandHandler;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.NettyCustomizer;
 import io.lettuce.core.resource.Transports;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import java.time.Duration;
@@ -23,6 +28,7 @@ import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongConsumer;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -56,6 +62,8 @@ public final class RedisConnector implements AutoCloseable {
     private volatile @Nullable StatefulRedisConnection<String, String> commands;
     private volatile @Nullable StatefulRedisConnection<String, String> leaseTakes;
     private volatile @Nullable EventLoopGroup eventLoops;
+    private volatile int maxSubscriptionBulkBytes = Integer.MAX_VALUE;
+    private volatile LongConsumer onTooLarge = size -> {};
 
     private RedisConnector(Builder builder) {
         this.url = builder.url;
@@ -65,6 +73,12 @@ public final class RedisConnector implements AutoCloseable {
         this.resources = DefaultClientResources.builder()
                 .ioThreadPoolSize(2)
                 .computationThreadPoolSize(2)
+                .nettyCustomizer(new NettyCustomizer() {
+                    @Override
+                    public void afterChannelInitialized(Channel channel) {
+                        guardIfSubscription(channel);
+                    }
+                })
                 .build();
         SocketOptions socket = SocketOptions.builder()
                 .connectTimeout(Duration.ofSeconds(5))
@@ -123,8 +137,8 @@ public final class RedisConnector implements AutoCloseable {
     }
 
     /** A new binary pub/sub connection that Lettuce does not reconnect; the caller closes it. */
-    StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub() {
-        return managedClient.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+    StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub(RedisCodec<byte[], byte[]> codec) {
+        return managedClient.connectPubSub(codec, uri);
     }
 
     /** A new binary command connection that Lettuce does not reconnect; the caller closes it. */
@@ -205,6 +219,27 @@ public final class RedisConnector implements AutoCloseable {
             throw new ChorusException("The Redis connector for " + describe() + " is closed");
         }
         return commandClient.connect(StringCodec.UTF8, uri);
+    }
+
+    /**
+     * Subscription connections opened from now on close themselves when a bulk string is announced longer than
+     * {@code maxBulkBytes}, before it is read, and tell {@code onTooLarge} its announced size (see {@link
+     * RespBulkGuard}).
+     */
+    void guardSubscriptions(int maxBulkBytes, LongConsumer onTooLarge) {
+        this.onTooLarge = Objects.requireNonNull(onTooLarge, "onTooLarge");
+        this.maxSubscriptionBulkBytes = maxBulkBytes;
+    }
+
+    private void guardIfSubscription(Channel channel) {
+        ChannelHandlerContext lettuce = channel.pipeline().context(PubSubCommandHandler.class);
+        if (lettuce != null) {
+            channel.pipeline()
+                    .addBefore(
+                            lettuce.name(),
+                            "chorus-bulk-guard",
+                            new RespBulkGuard(() -> maxSubscriptionBulkBytes, size -> onTooLarge.accept(size)));
+        }
     }
 
     /** Registers a listener for connection state changes of the backplane's connections. */
