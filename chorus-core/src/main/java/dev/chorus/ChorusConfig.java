@@ -57,6 +57,12 @@ public final class ChorusConfig {
     public static final String BACKPLANE = "CHORUS_BACKPLANE";
     public static final String DATABASE_URL = "DATABASE_URL";
     public static final String REDIS_URL = "REDIS_URL";
+    /**
+     * {@code CHORUS_REDIS_LEASE_REPLICAS}: {@code auto} (default) or how many Redis replicas must acknowledge a lease
+     * take before its token is handed out.
+     */
+    public static final String REDIS_LEASE_REPLICAS = "CHORUS_REDIS_LEASE_REPLICAS";
+
     public static final String CHANNEL = "CHORUS_CHANNEL";
     public static final String DISCOVERY = "CLUSTER_DISCOVERY";
     public static final String DNS_QUERY = "CLUSTER_DNS_QUERY";
@@ -93,6 +99,7 @@ public final class ChorusConfig {
     private final BackplaneKind backplane;
     private final @Nullable String databaseUrl;
     private final @Nullable String redisUrl;
+    private final @Nullable Integer redisLeaseReplicas;
     private final String channel;
     private final Discovery discovery;
     private final @Nullable String dnsQuery;
@@ -110,6 +117,7 @@ public final class ChorusConfig {
         this.backplane = r.backplane;
         this.databaseUrl = r.databaseUrl;
         this.redisUrl = r.redisUrl;
+        this.redisLeaseReplicas = r.redisLeaseReplicas;
         this.channel = r.channel;
         this.discovery = r.discovery;
         this.dnsQuery = r.dnsQuery;
@@ -168,6 +176,11 @@ public final class ChorusConfig {
     /** {@value #REDIS_URL}: the Redis URL, if set. */
     public Optional<String> redisUrl() {
         return Optional.ofNullable(redisUrl);
+    }
+
+    /** {@value #REDIS_LEASE_REPLICAS}: replicas a Redis lease take must reach; empty for {@code auto}, the default. */
+    public OptionalInt redisLeaseReplicas() {
+        return redisLeaseReplicas == null ? OptionalInt.empty() : OptionalInt.of(redisLeaseReplicas);
     }
 
     /** {@value #CHANNEL}: the channel (and JGroups cluster) name; {@value #DEFAULT_CHANNEL} by default. */
@@ -242,6 +255,7 @@ public final class ChorusConfig {
                 + (replicaName == null ? "" : ", replicaName=" + replicaName)
                 + databaseUrlMasked().map(u -> ", databaseUrl=" + u).orElse("")
                 + redisUrlMasked().map(u -> ", redisUrl=" + u).orElse("")
+                + (redisLeaseReplicas == null ? "" : ", redisLeaseReplicas=" + redisLeaseReplicas)
                 + (backplane == BackplaneKind.JGROUPS
                         ? ", discovery=" + discovery + ", clusterPort=" + clusterPort
                                 + (dnsQuery == null ? "" : ", dnsQuery=" + dnsQuery)
@@ -271,6 +285,9 @@ public final class ChorusConfig {
 
         @Nullable
         String redisUrl;
+
+        @Nullable
+        Integer redisLeaseReplicas;
 
         String channel = DEFAULT_CHANNEL;
         Discovery discovery = Discovery.MULTICAST;
@@ -320,6 +337,7 @@ public final class ChorusConfig {
                     REDIS_URL,
                     List.of("redis", "rediss", "redis-sentinel", "redis-socket"),
                     "redis://:secret@cache.internal:6379/0");
+            redisLeaseReplicas();
             String ch = get(CHANNEL);
             if (ch != null) {
                 if (CHANNEL_NAME.matcher(ch).matches()) {
@@ -519,6 +537,27 @@ public final class ChorusConfig {
                 return;
             }
             clusterSecret = new Secret(value);
+        }
+
+        private void redisLeaseReplicas() {
+            String value = get(REDIS_LEASE_REPLICAS);
+            if (value == null || value.equalsIgnoreCase("auto")) {
+                return;
+            }
+            try {
+                int n = Integer.parseInt(value);
+                if (n >= 0) {
+                    redisLeaseReplicas = n;
+                    return;
+                }
+            } catch (NumberFormatException ignored) {
+                // reported below
+            }
+            problem(
+                    REDIS_LEASE_REPLICAS,
+                    REDIS_LEASE_REPLICAS + "='" + value + "' is neither auto nor a whole number of at least 0 (for"
+                            + " example " + REDIS_LEASE_REPLICAS
+                            + "=1 to hand out a lease only once a replica has it)");
         }
 
         private void maxInstances() {

@@ -74,6 +74,8 @@ class ChorusConfigTest {
                 "CHORUS_MAX_ENVELOPE_BYTES | 12           | CHORUS_MAX_ENVELOPE_BYTES=1MiB",
                 "DATABASE_URL          | mysql://db/x     | postgres://",
                 "REDIS_URL             | localhost:6379   | redis://",
+                "CHORUS_REDIS_LEASE_REPLICAS | -1         | CHORUS_REDIS_LEASE_REPLICAS=1",
+                "CHORUS_REDIS_LEASE_REPLICAS | some       | CHORUS_REDIS_LEASE_REPLICAS=1",
                 "CHORUS_REPLICA_NAME   | has spaces in it | CHORUS_REPLICA_NAME=api-7f9c-2",
             })
     void from_invalidValue_namesVariableValueAndExample(String variable, String value, String example) {
@@ -84,6 +86,20 @@ class ChorusConfigTest {
                 .hasMessageContaining(variable)
                 .hasMessageContaining(value)
                 .hasMessageContaining(example);
+    }
+
+    @Test
+    void redisLeaseReplicas_isAutoByDefaultOrANumber() {
+        assertThat(ChorusConfig.defaults().redisLeaseReplicas()).isEmpty();
+        assertThat(ChorusConfig.from(Map.of("CHORUS_REDIS_LEASE_REPLICAS", "AUTO")::get)
+                        .redisLeaseReplicas())
+                .isEmpty();
+        assertThat(ChorusConfig.from(Map.of("CHORUS_REDIS_LEASE_REPLICAS", "0")::get)
+                        .redisLeaseReplicas())
+                .hasValue(0);
+        assertThat(ChorusConfig.from(Map.of("CHORUS_REDIS_LEASE_REPLICAS", "2")::get)
+                        .redisLeaseReplicas())
+                .hasValue(2);
     }
 
     @Test

@@ -113,6 +113,7 @@ public final class RedisBackplane extends AbstractBackplane {
     private final LinkedBlockingQueue<Outgoing> queue;
     private final Semaphore inFlight;
     private final CountDownLatch closed = new CountDownLatch(1);
+    private final FrameCodec frameCodec;
     private final FailureLog publishFailures = new FailureLog(LOG);
     private final LongAdder queueFullRejections = new LongAdder();
     private final AtomicLong canaryNonce =
@@ -149,6 +150,8 @@ public final class RedisBackplane extends AbstractBackplane {
         this.maxInFlight = b.maxInFlight;
         this.queue = new LinkedBlockingQueue<>(b.publishQueueCapacity);
         this.inFlight = new Semaphore(b.maxInFlight);
+        this.frameCodec = new FrameCodec(b.maxEnvelopeBytes);
+        redis.guardSubscriptions(frameCodec.maxFrameBytes(), this::announcedTooLarge);
         redis.addManagedListener(new RedisConnectionStateListener() {
             @Override
             public void onRedisDisconnected(RedisChannelHandler<?, ?> connection) {
@@ -438,7 +441,7 @@ public final class RedisBackplane extends AbstractBackplane {
     private String subscribeUntilLost() throws Exception {
         CompletableFuture<String> lost = new CompletableFuture<>();
         lostSignal = lost;
-        StatefulRedisPubSubConnection<byte[], byte[]> c = redis.connectPubSub();
+        StatefulRedisPubSubConnection<byte[], byte[]> c = redis.connectPubSub(frameCodec);
         subscription = c;
         c.addListener(new RedisPubSubAdapter<>() {
             @Override
@@ -477,7 +480,10 @@ public final class RedisBackplane extends AbstractBackplane {
                 return "Redis did not answer a PING on the subscription within " + pingTimeout.toMillis()
                         + " ms (frozen link?)";
             } catch (ExecutionException e) {
-                return "a PING on the subscription failed: " + FailureLog.describe(e.getCause());
+                // The connection was closed for a reason already given (a huge message, say): that one is better.
+                return lost.isDone()
+                        ? lost.getNow("closed")
+                        : "a PING on the subscription failed: " + FailureLog.describe(e.getCause());
             }
             if (System.nanoTime() - nextCanary >= 0) {
                 if (canaryRoundTrip() < 0) {
@@ -512,7 +518,28 @@ public final class RedisBackplane extends AbstractBackplane {
         }
     }
 
+    /** On the subscription's event loop: RespBulkGuard closed the connection before reading a huge message. */
+    private void announcedTooLarge(long bytes) {
+        String what = "a message announced as " + bytes + " bytes on '" + channelName + "' is longer than any frame"
+                + " this replica accepts (" + frameCodec.maxFrameBytes() + " bytes: the envelope limit plus framing)";
+        rejected(new DecodeResult.Rejected(
+                Rejection.TOO_LARGE, what + "; the subscription was closed before reading it and is renewed"));
+        CompletableFuture<String> lost = lostSignal;
+        if (lost != null) {
+            lost.complete(what + ": closed the subscription before reading it");
+        }
+    }
+
     private void onFrame(byte[] frame) {
+        if (frame == FrameCodec.TOO_LARGE) {
+            rejected(new DecodeResult.Rejected(
+                    Rejection.TOO_LARGE,
+                    "a message of " + frameCodec.lastTooLargeBytes() + " bytes on '" + channelName + "' is longer than"
+                            + " any frame this replica accepts (" + frameCodec.maxFrameBytes() + " bytes: the"
+                            + " envelope limit plus framing); dropped without copying it"));
+            return;
+        }
+        // Frames.unpack checks every length it reads against the bytes that remain and allocates nothing.
         Frames.unpack(frame, new Frames.Visitor() {
             @Override
             public void envelope(byte[] bytes, int offset, int length) {

@@ -10,12 +10,17 @@ import io.lettuce.core.SocketOptions;
 import io.lettuce.core.TimeoutOptions;
 import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.codec.ByteArrayCodec;
+import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.protocol.ProtocolVersion;
+import io.lettuce.core.pubsub.PubSubCommandHandler;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import io.lettuce.core.resource.ClientResources;
 import io.lettuce.core.resource.DefaultClientResources;
+import io.lettuce.core.resource.NettyCustomizer;
 import io.lettuce.core.resource.Transports;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
 import java.time.Duration;
@@ -23,6 +28,7 @@ import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.LongConsumer;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 
@@ -54,7 +60,10 @@ public final class RedisConnector implements AutoCloseable {
     private final RedisClient commandClient;
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile @Nullable StatefulRedisConnection<String, String> commands;
+    private volatile @Nullable StatefulRedisConnection<String, String> leaseTakes;
     private volatile @Nullable EventLoopGroup eventLoops;
+    private volatile int maxSubscriptionBulkBytes = Integer.MAX_VALUE;
+    private volatile LongConsumer onTooLarge = size -> {};
 
     private RedisConnector(Builder builder) {
         this.url = builder.url;
@@ -64,6 +73,12 @@ public final class RedisConnector implements AutoCloseable {
         this.resources = DefaultClientResources.builder()
                 .ioThreadPoolSize(2)
                 .computationThreadPoolSize(2)
+                .nettyCustomizer(new NettyCustomizer() {
+                    @Override
+                    public void afterChannelInitialized(Channel channel) {
+                        guardIfSubscription(channel);
+                    }
+                })
                 .build();
         SocketOptions socket = SocketOptions.builder()
                 .connectTimeout(Duration.ofSeconds(5))
@@ -122,8 +137,8 @@ public final class RedisConnector implements AutoCloseable {
     }
 
     /** A new binary pub/sub connection that Lettuce does not reconnect; the caller closes it. */
-    StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub() {
-        return managedClient.connectPubSub(ByteArrayCodec.INSTANCE, uri);
+    StatefulRedisPubSubConnection<byte[], byte[]> connectPubSub(RedisCodec<byte[], byte[]> codec) {
+        return managedClient.connectPubSub(codec, uri);
     }
 
     /** A new binary command connection that Lettuce does not reconnect; the caller closes it. */
@@ -168,15 +183,63 @@ public final class RedisConnector implements AutoCloseable {
             synchronized (this) {
                 c = commands;
                 if (c == null) {
-                    if (closed.get()) {
-                        throw new ChorusException("The Redis connector for " + describe() + " is closed");
-                    }
-                    c = commandClient.connect(StringCodec.UTF8, uri);
+                    c = connectCommands();
                     commands = c;
                 }
             }
         }
         return c;
+    }
+
+    /**
+     * A second string connection, reconnected like {@link #commands()}, for lease takes: they end in {@code WAIT},
+     * which blocks the connection it runs on, and renewals or heartbeats must not queue behind it.
+     */
+    StatefulRedisConnection<String, String> leaseTakes() {
+        StatefulRedisConnection<String, String> c = leaseTakes;
+        if (c == null) {
+            synchronized (this) {
+                c = leaseTakes;
+                if (c == null) {
+                    c = connectCommands();
+                    leaseTakes = c;
+                }
+            }
+        }
+        return c;
+    }
+
+    /** Whether the URL names Sentinels, which fail over to replicas. */
+    boolean isSentinel() {
+        return !uri.getSentinels().isEmpty();
+    }
+
+    private StatefulRedisConnection<String, String> connectCommands() {
+        if (closed.get()) {
+            throw new ChorusException("The Redis connector for " + describe() + " is closed");
+        }
+        return commandClient.connect(StringCodec.UTF8, uri);
+    }
+
+    /**
+     * Subscription connections opened from now on close themselves when a bulk string is announced longer than
+     * {@code maxBulkBytes}, before it is read, and tell {@code onTooLarge} its announced size (see {@link
+     * RespBulkGuard}).
+     */
+    void guardSubscriptions(int maxBulkBytes, LongConsumer onTooLarge) {
+        this.onTooLarge = Objects.requireNonNull(onTooLarge, "onTooLarge");
+        this.maxSubscriptionBulkBytes = maxBulkBytes;
+    }
+
+    private void guardIfSubscription(Channel channel) {
+        ChannelHandlerContext lettuce = channel.pipeline().context(PubSubCommandHandler.class);
+        if (lettuce != null) {
+            channel.pipeline()
+                    .addBefore(
+                            lettuce.name(),
+                            "chorus-bulk-guard",
+                            new RespBulkGuard(() -> maxSubscriptionBulkBytes, size -> onTooLarge.accept(size)));
+        }
     }
 
     /** Registers a listener for connection state changes of the backplane's connections. */
@@ -196,6 +259,10 @@ public final class RedisConnector implements AutoCloseable {
         StatefulRedisConnection<String, String> c = commands;
         if (c != null) {
             c.close();
+        }
+        StatefulRedisConnection<String, String> takes = leaseTakes;
+        if (takes != null) {
+            takes.close();
         }
         managedClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));
         commandClient.shutdown(Duration.ZERO, Duration.ofSeconds(2));

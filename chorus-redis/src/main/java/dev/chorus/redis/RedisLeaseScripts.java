@@ -17,9 +17,11 @@ final class RedisLeaseScripts {
      * KEYS: lease, token counter. ARGV: holder UUID, holder name, ttl ms, {@code claim} or {@code acquire}.
      * Returns the token, or 0 if another replica holds the lease (acquire only).
      *
-     * <p>A missing counter (a new deployment, or a server that lost its data) starts at the server's clock in
-     * microseconds, so tokens issued after a data loss still exceed those issued before it unless the counter had
-     * been issuing more than one token per microsecond.
+     * <p>A token is the larger of the counter's next value and the server's clock in microseconds, and the counter
+     * is moved up to it. Tokens still grow by one on each take within a microsecond, but a server that lost writes
+     * (a replica promoted before the last takes reached it, a restart without persistence, a lost counter) still
+     * issues tokens above every token issued before, as long as its clock is ahead of the lost takes' time: after a
+     * failover that takes seconds, clock skew between the hosts would have to be larger than that.
      */
     static final LuaScript TAKE = new LuaScript("take", """
             local holder = redis.call('HGET', KEYS[1], 'holder')
@@ -30,11 +32,13 @@ final class RedisLeaseScripts {
               redis.call('PEXPIRE', KEYS[1], ARGV[3])
               return tonumber(redis.call('HGET', KEYS[1], 'token'))
             end
-            if redis.call('EXISTS', KEYS[2]) == 0 then
-              local time = redis.call('TIME')
-              redis.call('SET', KEYS[2], time[1] .. string.format('%06d', tonumber(time[2])))
-            end
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
             local token = redis.call('INCR', KEYS[2])
+            if token < now then
+              token = now
+              redis.call('SET', KEYS[2], string.format('%d', token))
+            end
             redis.call('HSET', KEYS[1], 'holder', ARGV[1], 'name', ARGV[2], 'token', string.format('%d', token))
             redis.call('PEXPIRE', KEYS[1], ARGV[3])
             return token

@@ -1,7 +1,9 @@
 package dev.chorus.redis;
 
+import dev.chorus.ChorusConfig;
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
+import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.LeaseCalls;
 import dev.chorus.leases.Lease;
@@ -21,6 +23,8 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 import org.jspecify.annotations.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /*
  * Invariants:
@@ -36,8 +40,10 @@ import org.jspecify.annotations.Nullable;
  *   because its nextval() runs before the row lock; here drawing and installing cannot come apart.)
  * - Re-acquiring a live lease as its holder only extends it and keeps the token; a claim always draws a new one.
  * - Release and renewal act only if both holder and token match, so a stale Lease cannot touch a newer one.
- * - Not kept across a failover to a replica that had not yet received the latest writes: Redis replicates
- *   asynchronously, so that replica may hand out a held key again or issue a token twice.
+ * - Across a failover (ReplicaAcks, docs/redis.md): a take is handed out only after WAIT saw the required
+ *   replicas acknowledge it, so the replica Sentinel promotes normally has every lease handed out. When it does not
+ *   (WAIT turned off, or a replica promoted that had not acknowledged), the new primary may hand out a held key
+ *   again, but never a token issued before: tokens are at least the server clock in microseconds (TAKE).
  */
 
 /**
@@ -52,6 +58,10 @@ import org.jspecify.annotations.Nullable;
  * each bounded by the connector's command timeout; futures complete on those threads, never on a Lettuce I/O
  * thread. A script that fails completes the future with a {@link LeaseStoreException}. As with any remote call,
  * a {@code tryAcquire} or {@code claim} that timed out may still have taken the key; it expires after its ttl.
+ *
+ * <p>On Redis with replicas, a take is handed out only once {@linkplain Builder#replicas(int) enough replicas}
+ * acknowledged it ({@code WAIT}); by default one whenever the deployment has replicas. A take they do not
+ * acknowledge in time fails with a {@link LeaseStoreException} saying so.
  */
 public final class RedisLeases implements Leases {
 
@@ -59,6 +69,14 @@ public final class RedisLeases implements Leases {
     public static final int MAX_KEY_LENGTH = LeaseCalls.MAX_KEY_LENGTH;
     /** The longest time to live accepted. */
     public static final Duration MAX_TTL = LeaseCalls.MAX_TTL;
+    /** Configuration key of {@link Builder#replicas(int)}: {@code auto} (default) or a number of replicas. */
+    public static final String REPLICAS_KEY = ChorusConfig.REDIS_LEASE_REPLICAS;
+    /** {@link Builder#replicas(int)} value: wait for one replica whenever the deployment has replicas. */
+    public static final int AUTO_REPLICAS = ReplicaAcks.AUTO;
+    /** Default time replicas have to acknowledge a take. */
+    public static final Duration DEFAULT_REPLICA_TIMEOUT = Duration.ofSeconds(1);
+
+    private static final Logger LOG = LoggerFactory.getLogger(RedisLeases.class);
 
     private final RedisConnector redis;
     private final ReplicaId self;
@@ -67,6 +85,7 @@ public final class RedisLeases implements Leases {
     private final String tokensKey;
     private final LeaseCalls calls;
     private final LongSupplier nanoTime;
+    private final ReplicaAcks replicaAcks;
 
     private RedisLeases(Builder builder) {
         this.redis = builder.redis;
@@ -77,6 +96,15 @@ public final class RedisLeases implements Leases {
         this.tokensKey = redis.key("lease-tokens");
         this.calls = new LeaseCalls(self, builder.executor, key -> {});
         this.nanoTime = builder.nanoTime;
+        this.replicaAcks = new ReplicaAcks(
+                builder.replicas, redis.isSentinel(), builder.replicaTimeout, redis.describe(), System::nanoTime);
+        if (builder.replicas == 0) {
+            LOG.warn(
+                    "Redis leases at {} do not wait for replicas ({}=0): if Redis has replicas, a failover can lose"
+                            + " takes and hand a held key to a second owner (tokens still grow)",
+                    redis.describe(),
+                    REPLICAS_KEY);
+        }
     }
 
     /** A builder for {@code self}'s leases in the Redis of {@code connector}. */
@@ -84,11 +112,18 @@ public final class RedisLeases implements Leases {
         return new Builder(connector, self);
     }
 
+    /** {@code self}'s leases configured from {@code config} ({@value #REPLICAS_KEY}). */
+    public static RedisLeases from(ChorusConfig config, RedisConnector connector, ReplicaId self) {
+        return builder(connector, self)
+                .replicas(config.redisLeaseReplicas().orElse(AUTO_REPLICAS))
+                .build();
+    }
+
     @Override
     public CompletableFuture<Optional<Lease>> tryAcquire(String key, Duration ttl) {
         return run("tryAcquire", key, ttl, commands -> {
             long sent = nanoTime.getAsLong();
-            long token = take(commands, key, ttl, "acquire");
+            long token = take(key, ttl, "acquire");
             return token == 0 ? Optional.empty() : Optional.of(lease(key, token, ttl, sent));
         });
     }
@@ -97,7 +132,7 @@ public final class RedisLeases implements Leases {
     public CompletableFuture<Lease> claim(String key, Duration ttl) {
         return run("claim", key, ttl, commands -> {
             long sent = nanoTime.getAsLong();
-            return lease(key, take(commands, key, ttl, "claim"), ttl, sent);
+            return lease(key, take(key, ttl, "claim"), ttl, sent);
         });
     }
 
@@ -156,6 +191,11 @@ public final class RedisLeases implements Leases {
         });
     }
 
+    /** Takes refused since start because too few replicas acknowledged them (or were connected to). */
+    public long takesRefusedForReplicas() {
+        return replicaAcks.refused();
+    }
+
     /** Refuses further operations; leases held stay until released or expired. Idempotent. */
     @Override
     public void close() {
@@ -164,10 +204,15 @@ public final class RedisLeases implements Leases {
 
     @Override
     public String toString() {
-        return "RedisLeases{" + self.shortForm() + " prefix=" + redis.prefix() + " on " + redis.describe() + "}";
+        return "RedisLeases{" + self.shortForm() + " prefix=" + redis.prefix() + " replicas=" + replicaAcks + " on "
+                + redis.describe() + "}";
     }
 
-    private long take(RedisCommands<String, String> commands, String key, Duration ttl, String mode) {
+    /** Takes the key on the take connection and waits for replicas; returns the token, or 0 if another holds it. */
+    private long take(String key, Duration ttl, String mode) {
+        RedisCommands<String, String> commands = redis.leaseTakes().sync();
+        int replicas = replicaAcks.required(commands);
+        replicaAcks.checkBeforeTake(commands, replicas, key);
         Long token = RedisLeaseScripts.TAKE.run(
                 commands,
                 ScriptOutputType.INTEGER,
@@ -178,6 +223,9 @@ public final class RedisLeases implements Leases {
                 mode);
         if (token == null) {
             throw new ChorusException("the lease hash has a holder but no token; was it written by hand?");
+        }
+        if (token != 0) {
+            replicaAcks.await(commands, replicas, key, token);
         }
         return token;
     }
@@ -218,6 +266,13 @@ public final class RedisLeases implements Leases {
             return operationBody.run(redis.commands().sync());
         } catch (LeaseLostException e) {
             throw e;
+        } catch (ReplicaAcks.ShortOfReplicas e) {
+            throw new LeaseStoreException(
+                    operation,
+                    key,
+                    "Lease " + operation + " of '" + key + "' on " + redis.describe() + " (prefix " + redis.prefix()
+                            + ") failed: " + e.getMessage(),
+                    e);
         } catch (RuntimeException e) {
             // Connection refused, command timeout, WRONGTYPE on a foreign key, a reply we cannot parse.
             throw new LeaseStoreException(
@@ -261,6 +316,8 @@ public final class RedisLeases implements Leases {
         private final ReplicaId self;
         private @Nullable Executor executor;
         private LongSupplier nanoTime = System::nanoTime;
+        private int replicas = AUTO_REPLICAS;
+        private Duration replicaTimeout = DEFAULT_REPLICA_TIMEOUT;
 
         private Builder(RedisConnector redis, ReplicaId self) {
             this.redis = Objects.requireNonNull(redis, "connector");
@@ -279,8 +336,35 @@ public final class RedisLeases implements Leases {
             return this;
         }
 
+        /**
+         * Replicas that must acknowledge a take ({@code WAIT}) before its token is handed out: {@link #AUTO_REPLICAS}
+         * (default) waits for one whenever the URL names Sentinels or the primary has reported a connected replica
+         * since start; 0 never waits (logged at WARN), for a Redis without replicas or to accept takes a failover can
+         * lose.
+         */
+        public Builder replicas(int replicas) {
+            if (replicas < 0 && replicas != AUTO_REPLICAS) {
+                throw new ChorusException("Lease replicas must be " + AUTO_REPLICAS + " (auto) or at least 0, was "
+                        + replicas + " (for example " + REPLICAS_KEY + "=1)");
+            }
+            this.replicas = replicas;
+            return this;
+        }
+
+        /** How long replicas have to acknowledge a take; 1 s by default, less than the connector's command timeout. */
+        public Builder replicaTimeout(Duration replicaTimeout) {
+            this.replicaTimeout = Checks.positive("replica timeout", replicaTimeout);
+            return this;
+        }
+
         /** The leases; nothing connects until the first operation. */
         public RedisLeases build() {
+            if (replicaTimeout.compareTo(redis.commandTimeout()) >= 0) {
+                throw new ChorusException("The lease replica timeout (" + replicaTimeout.toMillis() + " ms) must be"
+                        + " shorter than the Redis command timeout ("
+                        + redis.commandTimeout().toMillis() + " ms),"
+                        + " or every WAIT that runs out would surface as a command timeout");
+            }
             return new RedisLeases(this);
         }
     }

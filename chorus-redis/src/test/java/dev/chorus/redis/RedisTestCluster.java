@@ -151,6 +151,12 @@ final class RedisTestCluster implements AutoCloseable {
         };
     }
 
+    /** Closes {@code resource} with the cluster, before the connectors it was built on. */
+    <T extends AutoCloseable> T closeLater(T resource) {
+        resources.add(resource);
+        return resource;
+    }
+
     FaultProxy proxy() {
         FaultProxy proxy = FaultProxy.start(server.host(), server.port());
         resources.add(proxy);

@@ -194,7 +194,7 @@ public final class ChorusServer implements AutoCloseable {
                     RedisBackplane redisBackplane = RedisBackplane.from(chorus, redis, replica);
                     closeables.push(redisBackplane);
                     backplane = redisBackplane;
-                    leases = RedisLeases.builder(redis, replica).build();
+                    leases = RedisLeases.from(chorus, redis, replica);
                     closeables.push(leases);
                     membership = postgresMembership(requireNonNull(database), replica, chorus, attributes, closeables);
                 }

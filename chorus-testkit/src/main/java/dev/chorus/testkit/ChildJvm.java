@@ -42,9 +42,16 @@ public final class ChildJvm implements AutoCloseable {
 
     /** Starts {@code main} with {@code args} and waits for its {@link #READY} line; {@code name} tags its output. */
     public static ChildJvm start(Class<?> main, String name, String... args) throws IOException {
+        return start(main, name, List.of(), args);
+    }
+
+    /** Like {@link #start(Class, String, String...)}, with {@code jvmOptions} such as {@code -Xmx64m}. */
+    public static ChildJvm start(Class<?> main, String name, List<String> jvmOptions, String... args)
+            throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> command =
-                new ArrayList<>(List.of(java.toString(), "-cp", System.getProperty("java.class.path"), main.getName()));
+        List<String> command = new ArrayList<>(List.of(java.toString()));
+        command.addAll(jvmOptions);
+        command.addAll(List.of("-cp", System.getProperty("java.class.path"), main.getName()));
         command.addAll(List.of(args));
         Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
         List<String> output = ProcessOutput.follow(process, "child-" + name);

@@ -146,7 +146,8 @@ public final class RespClient implements AutoCloseable {
         if (length < 0) {
             return null;
         }
-        List<RespReply> items = new ArrayList<>(length);
+        // The count comes from the wire: a server announcing 2^31 - 1 items must not size an allocation.
+        List<RespReply> items = new ArrayList<>(Math.min(length, 64));
         for (int i = 0; i < length; i++) {
             items.add(readReply());
         }
