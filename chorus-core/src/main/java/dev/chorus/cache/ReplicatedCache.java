@@ -918,6 +918,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         if (isTrusted()) {
             return new Health(Health.Status.HEALTHY, "ok", details);
         }
+        // Trust also lapses by the clock alone, between two watch ticks: the reason must be today's, not the
+        // last one recorded (a test read "not started" there).
+        Health backplaneHealth = backplane.health();
+        synchronized (trustLock) {
+            recomputeTrust(nanoClock.getAsLong(), backplaneHealth.isHealthy() ? null : backplaneHealth.reason());
+        }
         return new Health(
                 Health.Status.DEGRADED,
                 (policy == StalenessPolicy.BYPASS
