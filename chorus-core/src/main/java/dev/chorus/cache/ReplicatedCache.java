@@ -774,7 +774,9 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             }
         }
         // A replica that could write but is not heard may change what this cache holds unannounced.
-        @Nullable ReplicaId unheard = writers.firstUnheard(heardUntil.keySet(), departed, now);
+        @Nullable ReplicaId found = writers.firstUnheard(heardUntil, lastHeard, departed, now);
+        // Never heard; one heard before whose deadline passed already bounds `until` above.
+        @Nullable ReplicaId unheard = found != null && !heardUntil.containsKey(found) ? found : null;
         boolean joining = false;
         if (unheard != null && until - now > 0) {
             until = now;

@@ -20,6 +20,8 @@ import org.jspecify.annotations.Nullable;
  * - A listed replica the cache has no heartbeat deadline for is unheard: it may write through a backplane this one
  *   cannot reach (another CHORUS_BACKPLANE or channel, a JGroups view that lacks it), and then nothing invalidates
  *   what it changes. The cache does not trust itself while any replica is unheard.
+ *   A listed replica whose deadline passed is unheard too (a partition after it was heard), for health; its
+ *   deadline already stops trust.
  * - No grace for a replica just listed: membership may list it only after it began to write, so waiting would
  *   let a stale value outlive the bound. A join costs the other replicas at most a heartbeat interval of bypassed
  *   reads.
@@ -61,26 +63,36 @@ final class Writers {
     }
 
     /**
-     * Under the trust lock: the replica unheard for longest, or null when every listed replica is heard (a key
-     * of {@code heard}) or departed. Records when each unheard replica was first found so.
+     * Under the trust lock: the replica unheard for longest, or null when every listed replica is heard (its
+     * deadline in {@code heardUntil} not yet passed) or departed. Records since when each unheard replica is so:
+     * when it was last heard, else when it was first found unheard.
      */
     @Nullable
-    ReplicaId firstUnheard(Set<ReplicaId> heard, Set<ReplicaId> departed, long now) {
+    ReplicaId firstUnheard(
+            Map<ReplicaId, Long> heardUntil, Map<ReplicaId, Long> lastHeard, Set<ReplicaId> departed, long now) {
         List<ReplicaId> current = listed;
-        unheardSince.keySet().removeIf(id -> heard.contains(id) || departed.contains(id) || !current.contains(id));
+        unheardSince
+                .keySet()
+                .removeIf(id -> heard(heardUntil, id, now) || departed.contains(id) || !current.contains(id));
         @Nullable ReplicaId first = null;
         long firstSince = 0;
         for (ReplicaId id : current) {
-            if (heard.contains(id) || departed.contains(id)) {
+            if (heard(heardUntil, id, now) || departed.contains(id)) {
                 continue;
             }
-            long since = unheardSince.computeIfAbsent(id, k -> now);
+            Long last = lastHeard.get(id);
+            long since = unheardSince.computeIfAbsent(id, k -> last != null ? last : now);
             if (first == null || since - firstSince < 0) {
                 first = id;
                 firstSince = since;
             }
         }
         return first;
+    }
+
+    private static boolean heard(Map<ReplicaId, Long> heardUntil, ReplicaId id, long now) {
+        Long deadline = heardUntil.get(id);
+        return deadline != null && now - deadline < 0;
     }
 
     /** Under the trust lock: how long {@code id} has been unheard, as of the last {@link #firstUnheard}. */

@@ -155,6 +155,25 @@ class ReplicatedCacheWritersTest {
     }
 
     @Test
+    void aListedReplicaHeardBeforeThatFallsSilent_isNamedUnheard_untilHeardAgain() {
+        Node a = node(island, "a");
+        Node b = node(island, "b");
+        await().until(() -> a.cache().isServing() && a.cache().peers().contains(b.id()));
+        assertThat(a.cache().unheard()).isEmpty();
+
+        island.isolate(b.id()); // a partition: a's backplane stays HEALTHY and membership still lists b
+
+        await().atMost(BOUND.multipliedBy(3)).until(() -> a.cache().unheard().containsKey(b.id()));
+        assertThat(a.cache().isServing()).isFalse();
+        assertThat(a.cache().unheard().get(b.id())).isGreaterThanOrEqualTo(BOUND.minus(HEARTBEAT));
+        assertThat(a.cache().health().reason()).contains("nothing heard from replica " + b.id());
+
+        island.heal(b.id());
+        await().atMost(BOUND.multipliedBy(6)).until(() -> a.cache().isServing());
+        assertThat(a.cache().unheard()).isEmpty();
+    }
+
+    @Test
     void aReplicaWhoseCacheSaidGoodbye_isNoWriterWhileMembershipStillListsIt() {
         Node a = node(island, "a");
         ReplicaId id = ReplicaId.random("b");

@@ -183,8 +183,8 @@ public final class ServerHealth {
     /**
      * DEGRADED, naming them, while membership lists replicas this backplane does not hear: they share the storage
      * but the cache's heartbeats (and so invalidations and events) do not cross between them, whatever the
-     * transport (another channel, a JGroups view that lacks them, one on {@code inprocess}). A replica that
-     * has just joined is "not yet heard" until its first heartbeat; the WARN waits for the staleness bound.
+     * transport (another channel, a JGroups view that lacks them, a partition, one on {@code inprocess}). A
+     * replica that has just joined is unheard until its first heartbeat, so the WARN waits for the bound.
      */
     private Health unheard(Health health) {
         Map<ReplicaId, Duration> unheard = cache.unheard();
@@ -197,14 +197,12 @@ public final class ServerHealth {
         Duration bound = ReplicatedCache.DEFAULT_STALENESS_BOUND;
         List<String> names = unheard.keySet().stream().map(ReplicaId::toString).toList();
         boolean joining = unheard.values().stream().allMatch(d -> d.compareTo(bound) < 0);
-        String reason = joining
-                ? "not yet heard from " + names + " (listed in membership " + longest(unheard) + " ago; a replica"
-                        + " that joins is heard within a heartbeat)"
-                : "the " + backplane.backend() + " backplane does not hear " + names + ", which membership lists as"
-                        + " live (nothing heard for " + longest(unheard) + "): they share this replica's storage,"
-                        + " but cache invalidations and events do not reach them, so reads bypass the cache. Give"
-                        + " every replica the same CHORUS_BACKPLANE, CHORUS_CHANNEL and transport settings (on"
-                        + " jgroups, CLUSTER_INITIAL_HOSTS listing every replica)";
+        String reason = "the " + backplane.backend() + " backplane does not hear " + names + ", which membership"
+                + " lists as live (nothing heard for " + longest(unheard)
+                + (joining ? "; a replica that has just joined is heard within a heartbeat" : "")
+                + "): they share this replica's storage, but cache invalidations and events do not reach them, so"
+                + " reads bypass the cache. Give every replica the same CHORUS_BACKPLANE, CHORUS_CHANNEL and"
+                + " transport settings (on jgroups, CLUSTER_INITIAL_HOSTS listing every replica)";
         if (!joining && unheardLogged.compareAndSet(false, true)) {
             LOG.warn("Cluster split: {}", reason);
         }
