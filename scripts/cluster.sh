@@ -27,6 +27,15 @@ cluster_free_ports() { # count
   return 1
 }
 
+# JGroups on loopback: each replica binds a port of its own and finds the others by TCP discovery with the full
+# list (one shared CLUSTER_PORT lets only the first bind; multicast leaves each replica alone in many setups).
+cluster_mesh_env() { # index
+  local i=$1 j hosts=""
+  for ((j = 1; j <= REPLICAS; j++)); do hosts+="${hosts:+,}127.0.0.1[$((MESH_PORT + j - 1))]"; done
+  export CLUSTER_PORT=$((MESH_PORT + i - 1)) CLUSTER_DISCOVERY=TCP CLUSTER_BIND_ADDRESS=127.0.0.1
+  export CLUSTER_INITIAL_HOSTS="$hosts"
+}
+
 cluster_start_replica() { # index
   local dir i=$1 port
   dir=$(cluster_dir)
@@ -35,6 +44,7 @@ cluster_start_replica() { # index
   port=$((BASE_PORT + i))
   (
     export PORT=$port CHORUS_HTTP_HOST=127.0.0.1 CHORUS_REPLICA_NAME="replica-$i" CHORUS_BACKPLANE="$BACKPLANE"
+    [[ "$BACKPLANE" == jgroups ]] && cluster_mesh_env "$i"
     export DATABASE_URL="$DB_URL" CHORUS_CHANNEL="$CHANNEL" CHORUS_STORAGE_SCHEMA="$SCHEMA" CHORUS_DRAIN_DELAY="$DRAIN_DELAY"
     export CHORUS_CLIENTS_FILE="$dir/clients.json" CHORUS_MAX_INSTANCES="${CHORUS_MAX_INSTANCES:-$REPLICAS}"
     [[ -f "$dir/key.pem" ]] && export CHORUS_JWT_PRIVATE_KEY_FILE="$dir/key.pem"
@@ -109,7 +119,7 @@ CFG
 }
 
 cluster_up() {
-  local replicas=3 backplane=postgres port=8080 dir secret hash
+  local replicas=3 backplane=postgres port=8080 dir secret hash mesh="" count i
   while [[ $# -gt 0 ]]; do
     case "$1" in
       --replicas) replicas=$2; shift 2 ;;
@@ -119,11 +129,26 @@ cluster_up() {
     esac
   done
   [[ "$replicas" =~ ^[1-9][0-9]?$ ]] || { chorus_log "--replicas must be 1 to 99, not '$replicas'"; return 2; }
+  case "$backplane" in postgres|redis|jgroups) ;; *) chorus_log "--backplane must be postgres, redis or jgroups"; return 2 ;; esac
+  # HAProxy and the replicas' HTTP ports; on jgroups also one mesh port per replica, right after them with
+  # --port auto, else from CLUSTER_PORT (default 7800) up.
+  count=$((replicas + 1))
+  [[ "$backplane" == jgroups ]] && count=$((2 * replicas + 1))
   if [[ "$port" == auto ]]; then
-    port=$(cluster_free_ports $((replicas + 1))) || { chorus_log "no free range of $((replicas + 1)) ports"; return 1; }
+    port=$(cluster_free_ports "$count") || { chorus_log "no free range of $count ports"; return 1; }
+    [[ "$backplane" == jgroups ]] && mesh=$((port + replicas + 1))
   fi
   [[ "$port" =~ ^[0-9]+$ ]] || { chorus_log "--port must be a port or 'auto', not '$port'"; return 2; }
-  case "$backplane" in postgres|redis|jgroups) ;; *) chorus_log "--backplane must be postgres, redis or jgroups"; return 2 ;; esac
+  if [[ "$backplane" == jgroups ]]; then
+    mesh=${mesh:-${CLUSTER_PORT:-7800}}
+    [[ "$mesh" =~ ^[0-9]+$ ]] || { chorus_log "CLUSTER_PORT must be a port, not '$mesh'"; return 2; }
+    for ((i = 0; i < replicas; i++)); do
+      if chorus_port_open 127.0.0.1 $((mesh + i)); then
+        chorus_log "JGroups port $((mesh + i)) is in use; set CLUSTER_PORT to the first of $replicas free ports"
+        return 1
+      fi
+    done
+  fi
   dir=$(cluster_dir)
   if compgen -G "$dir/*.pid" >/dev/null; then
     chorus_log "a cluster is already up (state in $dir); run 'bin/chorus cluster down' first"
@@ -152,8 +177,8 @@ REDIS=${REDIS_URL:-redis://127.0.0.1:6379}
 CHANNEL=${CHORUS_CHANNEL:-chorus_local}
 SCHEMA=${CHORUS_STORAGE_SCHEMA:-chorus_local}
 DRAIN_DELAY=${CHORUS_DRAIN_DELAY:-2s}
+MESH_PORT=$mesh
 ENV
-  local i
   for ((i = 1; i <= replicas; i++)); do
     cluster_start_replica "$i" || return 1
   done
@@ -163,7 +188,8 @@ ENV
   cat <<INFO
 Chorus cluster up: $replicas replicas on the $backplane backplane behind HAProxy.
   API and WebSocket:  http://127.0.0.1:$port   (cookie affinity on /ws/*, round robin elsewhere)
-  replicas:           http://127.0.0.1:$((port + 1)) ... http://127.0.0.1:$((port + replicas))
+  replicas:           http://127.0.0.1:$((port + 1)) ... http://127.0.0.1:$((port + replicas))${mesh:+
+  JGroups mesh:       127.0.0.1:$mesh ... 127.0.0.1:$((mesh + replicas - 1)) (TCP discovery)}
   client:             demo / $secret
   token:              curl -s -d grant_type=client_credentials -d client_id=demo -d client_secret=$secret http://127.0.0.1:$port/oauth/token
   logs and state:     $dir

@@ -71,6 +71,9 @@ import org.slf4j.LoggerFactory;
  *       proves that everything its origin sent before it arrived. While some origin has not been heard for
  *       the staleness bound (minus half an interval), or the backplane has not been HEALTHY for as long,
  *       reads bypass the cache; once everything is heard again the cache is flushed and used again.
+ *   <li>With a {@link Builder#membership membership}, every replica it lists could write to the storage, so
+ *       the cache trusts itself only while it hears each of them on the topic: a replica listed but not heard
+ *       (another backplane or channel sharing the storage) keeps reads bypassing (see {@code Writers}).
  *   <li>A load records a per-key generation before calling the loader and keeps its value only if no
  *       invalidation of that key (nor a flush) happened meanwhile, so a value loaded before an invalidation
  *       is never stored after it.
@@ -141,6 +144,9 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
     });
 
+    /** Replicas membership lists that could write; the cache distrusts itself while it hears not all of them. */
+    private final Writers writers;
+
     private boolean distrustLogged;
     private boolean everTrusted;
 
@@ -173,6 +179,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         this.membership = b.membership;
         this.nanoClock = b.nanoClock;
         this.self = backplane.replica();
+        this.writers = new Writers(b.replication ? b.membership : null, self);
 
         Caffeine<Object, Object> caffeine = Caffeine.newBuilder().maximumSize(b.maximumSize);
         if (b.expireAfterWrite != null) {
@@ -216,6 +223,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 scheduler.shutdownNow();
                 throw e;
             }
+            writers.refresh();
             synchronized (trustLock) {
                 if (backplane.health().isHealthy()) {
                     healthyUntil = now + healthGrace;
@@ -615,7 +623,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 case OP_HEARTBEAT -> {}
                 case OP_LEAVE -> {
                     if (!fromSelf) {
-                        forget(envelope.origin(), null);
+                        saidGoodbye(envelope.origin());
                     }
                     return;
                 }
@@ -697,12 +705,24 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
     }
 
+    /**
+     * A replica whose cache said goodbye writes no more (the server stops taking requests before it closes its
+     * cache), so it stops counting as a writer even while membership still lists it; see {@link Writers}.
+     */
+    private void saidGoodbye(ReplicaId origin) {
+        synchronized (trustLock) {
+            departed.add(origin);
+        }
+        forget(origin, null);
+    }
+
     /** Periodic check of the backplane's health, of silent origins and of membership. */
     private void watch() {
         if (closed.get()) {
             return;
         }
         try {
+            writers.refresh();
             long now = nanoClock.getAsLong();
             Health health = backplane.health();
             List<ReplicaId> expired = new ArrayList<>();
@@ -753,17 +773,33 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 earliest = e.getKey();
             }
         }
+        // A replica that could write but is not heard may change what this cache holds unannounced.
+        @Nullable ReplicaId found = writers.firstUnheard(heardUntil, lastHeard, departed, now);
+        // Never heard; one heard before whose deadline passed already bounds `until` above.
+        @Nullable ReplicaId unheard = found != null && !heardUntil.containsKey(found) ? found : null;
+        boolean joining = false;
+        if (unheard != null && until - now > 0) {
+            until = now;
+            // Only a replica just listed, before its first heartbeat: a join, not a fault, so the WARN waits
+            // until that has lasted the bound (reads bypass the cache meanwhile all the same).
+            joining = writers.unheardFor(unheard, now) < window;
+        }
         boolean wasTrusted = now - trustedUntil < 0;
         boolean trustedNow = now - until < 0;
         // Built only when needed: this runs for every message heard.
         String reason = trustedNow
                 ? ""
-                : earliest == null
-                        ? "the " + backplane.backend() + " backplane has not been HEALTHY for "
-                                + millis(now - healthyUntil + healthGrace)
-                                + (unhealthyReason == null ? "" : ": " + unhealthyReason)
-                        : "nothing heard from replica " + earliest + " on " + topic + " for "
-                                + millis(now - lastHeard.getOrDefault(earliest, now));
+                : unheard != null && now - healthyUntil < 0
+                        ? "replica " + unheard + " is live in membership but nothing has been heard from it on "
+                                + topic + " for " + millis(writers.unheardFor(unheard, now)) + ": it shares the"
+                                + " storage, and its changes cannot reach this cache over the " + backplane.backend()
+                                + " backplane (does it run another CHORUS_BACKPLANE or CHORUS_CHANNEL?)"
+                        : earliest == null
+                                ? "the " + backplane.backend() + " backplane has not been HEALTHY for "
+                                        + millis(now - healthyUntil + healthGrace)
+                                        + (unhealthyReason == null ? "" : ": " + unhealthyReason)
+                                : "nothing heard from replica " + earliest + " on " + topic + " for "
+                                        + millis(now - lastHeard.getOrDefault(earliest, now));
         if (trustedNow && !wasTrusted) {
             if (everTrusted) {
                 // Invalidations may have been missed while not trusted; values loaded before are suspect.
@@ -774,7 +810,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             }
             everTrusted = true;
             distrustLogged = false;
-        } else if (!trustedNow && !distrustLogged) {
+        } else if (!trustedNow && !distrustLogged && !joining) {
             distrustLogged = true;
             LOG.warn(
                     "Cache '{}' cannot prove it hears every invalidation ({}); {}",
@@ -794,10 +830,22 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         return String.format(java.util.Locale.ROOT, "%.1f s", Math.max(0, nanos) / 1e9);
     }
 
-    /** Forgets replicas that left or expired, so their silence stops counting. */
+    /** Forgets replicas that left or expired, so their silence stops counting, and expects those that join. */
     private final class MembershipWatch implements MembershipListener {
         @Override
+        public void onJoined(Member member) {
+            writers.refresh();
+            long now = nanoClock.getAsLong();
+            synchronized (trustLock) {
+                // Listed again (back after an expiry): a writer until heard, whatever it did before.
+                departed.remove(member.id());
+                recomputeTrust(now, null);
+            }
+        }
+
+        @Override
         public void onLeft(Member member, LeaveReason reason) {
+            writers.refresh();
             synchronized (trustLock) {
                 departed.add(member.id());
             }
@@ -863,8 +911,20 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             }
             return new Health(Health.Status.HEALTHY, "ok", details);
         }
+        Map<ReplicaId, Duration> unheard = unheard();
+        if (!unheard.isEmpty()) {
+            details.put(
+                    "unheard",
+                    unheard.keySet().stream().map(ReplicaId::toString).toList());
+        }
         if (isTrusted()) {
             return new Health(Health.Status.HEALTHY, "ok", details);
+        }
+        // Trust also lapses by the clock alone, between two watch ticks: the reason must be today's, not the
+        // last one recorded (a test read "not started" there).
+        Health backplaneHealth = backplane.health();
+        synchronized (trustLock) {
+            recomputeTrust(nanoClock.getAsLong(), backplaneHealth.isHealthy() ? null : backplaneHealth.reason());
         }
         return new Health(
                 Health.Status.DEGRADED,
@@ -894,6 +954,17 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 bypassedReads.sum(),
                 staleFillsPrevented.sum(),
                 cache.estimatedSize());
+    }
+
+    /**
+     * Replicas the membership lists as live that this cache has not heard on its topic, and for how long: while
+     * any is, reads bypass the cache, since that replica may change the shared storage unannounced. Empty
+     * without a {@link Builder#membership membership} or with replication off.
+     */
+    public Map<ReplicaId, Duration> unheard() {
+        synchronized (trustLock) {
+            return Collections.unmodifiableMap(writers.unheard(nanoClock.getAsLong()));
+        }
     }
 
     /** Replicas this cache currently expects heartbeats from, for diagnostics. */
@@ -1045,9 +1116,11 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
 
         /**
-         * The cluster's membership: replicas that expire are stopped being waited for at once (and the cache
-         * flushed, since their last invalidations may be lost), and, with replication off, a second replica
-         * is noticed.
+         * The cluster's membership, the replicas that share the storage behind this cache: each must run this
+         * cache on the same backplane, since reads bypass the cache while any listed replica is not heard on its
+         * topic (it could change the storage unannounced). Replicas that expire are stopped being waited for at
+         * once (and the cache flushed, since their last invalidations may be lost), and, with replication off, a
+         * second replica is noticed.
          */
         public Builder<K, V> membership(Membership membership) {
             this.membership = Objects.requireNonNull(membership, "membership");

@@ -1,6 +1,7 @@
 package dev.chorus.server;
 
 import dev.chorus.ChorusConfig;
+import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.cache.ReplicatedCache;
@@ -10,6 +11,7 @@ import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.membership.MembershipListener;
 import dev.chorus.server.store.ResourceStore;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -49,6 +51,7 @@ public final class ServerHealth {
     private final AtomicBoolean draining = new AtomicBoolean();
     private final AtomicBoolean misconfiguredLogged = new AtomicBoolean();
     private final AtomicBoolean keysLogged = new AtomicBoolean();
+    private final AtomicBoolean unheardLogged = new AtomicBoolean();
 
     ServerHealth(
             ServerConfig config,
@@ -169,12 +172,52 @@ public final class ServerHealth {
             if (misconfiguredLogged.compareAndSet(false, true)) {
                 LOG.error("Misconfiguration: {}", reason);
             }
-            return new Health(Health.Status.DEGRADED, reason, health.details());
+            return new Health(Health.Status.DEGRADED, reason, unheard(health).details());
         }
         if (misconfiguredLogged.compareAndSet(true, false)) {
             LOG.info("Only this replica uses the storage now; the in-process backplane is enough again");
         }
-        return health;
+        return unheard(health);
+    }
+
+    /**
+     * DEGRADED, naming them, while membership lists replicas this backplane does not hear: they share the storage
+     * but the cache's heartbeats (and so invalidations and events) do not cross between them, whatever the
+     * transport (another channel, a JGroups view that lacks them, a partition, one on {@code inprocess}). A
+     * replica that has just joined is unheard until its first heartbeat, so the WARN waits for the bound.
+     */
+    private Health unheard(Health health) {
+        Map<ReplicaId, Duration> unheard = cache.unheard();
+        if (unheard.isEmpty()) {
+            if (unheardLogged.compareAndSet(true, false)) {
+                LOG.info("The {} backplane hears every replica membership lists again", backplane.backend());
+            }
+            return health;
+        }
+        Duration bound = ReplicatedCache.DEFAULT_STALENESS_BOUND;
+        List<String> names = unheard.keySet().stream().map(ReplicaId::toString).toList();
+        boolean joining = unheard.values().stream().allMatch(d -> d.compareTo(bound) < 0);
+        String reason = "the " + backplane.backend() + " backplane does not hear " + names + ", which membership"
+                + " lists as live (nothing heard for " + longest(unheard)
+                + (joining ? "; a replica that has just joined is heard within a heartbeat" : "")
+                + "): they share this replica's storage, but cache invalidations and events do not reach them, so"
+                + " reads bypass the cache. Give every replica the same CHORUS_BACKPLANE, CHORUS_CHANNEL and"
+                + " transport settings (on jgroups, CLUSTER_INITIAL_HOSTS listing every replica)";
+        if (!joining && unheardLogged.compareAndSet(false, true)) {
+            LOG.warn("Cluster split: {}", reason);
+        }
+        Map<String, Object> details = new LinkedHashMap<>(health.details());
+        details.put("unheard", names);
+        if (health.status() != Health.Status.HEALTHY) {
+            return new Health(health.status(), health.reason(), details);
+        }
+        return new Health(Health.Status.DEGRADED, reason, details);
+    }
+
+    private static String longest(Map<ReplicaId, Duration> unheard) {
+        long millis =
+                unheard.values().stream().mapToLong(Duration::toMillis).max().orElse(0);
+        return String.format(java.util.Locale.ROOT, "%.1f s", millis / 1000.0);
     }
 
     private Health membershipHealth() {

@@ -3,8 +3,10 @@ package dev.chorus.server;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import dev.chorus.Backoff;
 import dev.chorus.server.agents.AgentClient;
+import dev.chorus.testkit.LoopbackPorts;
 import dev.chorus.testkit.TestPostgres;
 import java.io.IOException;
 import java.net.URI;
@@ -13,6 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -118,6 +121,113 @@ class ClusterLauncherIT {
         } finally {
             run(root, env, "bin/chorus", "cluster", "down");
         }
+    }
+
+    /**
+     * Issue 20: {@code --backplane jgroups} gave every replica the same {@code CLUSTER_PORT}, so replicas 2 and 3
+     * could not bind and replica 1 sat alone, HEALTHY. Now each has its own port and TCP discovery with the full
+     * list: one view of three, verify passes. Then a fourth replica on the same storage whose host list names only
+     * itself (a mesh of one): every side's backplane health is DEGRADED naming the replicas it does not hear,
+     * until it leaves.
+     */
+    @Test
+    void jgroupsFormsOneViewOfThree_andAReplicaOutsideTheViewIsNamed() throws Exception {
+        Assumptions.assumeTrue(
+                onPath("haproxy"), "haproxy is not installed (the launcher and .ci/run install it with apt-get)");
+        Path root = root();
+        String unique = "lcj_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
+        Map<String, String> env = Map.of(
+                "CHORUS_CLUSTER_DIR",
+                state.toString(),
+                "DATABASE_URL",
+                TestPostgres.server().jdbcUrl(),
+                "CHORUS_CHANNEL",
+                unique,
+                "CHORUS_STORAGE_SCHEMA",
+                unique,
+                "CHORUS_CLUSTER_SECRET",
+                "chorus-test-secret-0123456789");
+        try {
+            String up = run(
+                    root,
+                    env,
+                    "bin/chorus",
+                    "cluster",
+                    "up",
+                    "--replicas",
+                    "3",
+                    "--port",
+                    "auto",
+                    "--backplane",
+                    "jgroups");
+            assertThat(up).contains("Chorus cluster up: 3 replicas on the jgroups backplane");
+            String secret = Files.readString(state.resolve("demo.secret")).strip();
+            int base = basePort(state);
+            List<Api> replicas = new ArrayList<>();
+            for (int i = 1; i <= 3; i++) {
+                replicas.add(new Api(URI.create("http://127.0.0.1:" + (base + i))).asOperator("demo", secret));
+            }
+            for (Api replica : replicas) {
+                await().atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
+                    JsonNode backplane = backplane(replica);
+                    assertThat(backplane.path("status").asText())
+                            .as(backplane.toString())
+                            .isEqualTo("HEALTHY");
+                    assertThat(backplane.path("details").path("members").asInt())
+                            .isEqualTo(3);
+                });
+            }
+            Api api = new Api(URI.create("http://127.0.0.1:" + base)).asOperator("demo", secret);
+            await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                JsonNode verify = api.operatorGet("/api/cluster/verify").json();
+                assertThat(verify.path("passed").asBoolean())
+                        .as(verify.toString())
+                        .isTrue();
+            });
+
+            int port = LoopbackPorts.free(100); // FD_SOCK2 listens on port + 100
+            Map<String, String> alone = new HashMap<>(env);
+            alone.putAll(Map.of(
+                    "PORT", "0",
+                    "CHORUS_HTTP_HOST", "127.0.0.1",
+                    "CHORUS_BACKPLANE", "jgroups",
+                    "CHORUS_CLIENTS_FILE", state.resolve("clients.json").toString(),
+                    "CLUSTER_DISCOVERY", "TCP",
+                    "CLUSTER_BIND_ADDRESS", "127.0.0.1",
+                    "CLUSTER_PORT", Integer.toString(port),
+                    "CLUSTER_INITIAL_HOSTS", "127.0.0.1[" + port + "]"));
+            if (Files.exists(state.resolve("key.pem"))) {
+                alone.put(
+                        "CHORUS_JWT_PRIVATE_KEY_FILE", state.resolve("key.pem").toString());
+            }
+            try (ChorusServer outsider = ChorusServer.start(ServerConfig.from(alone))) {
+                Api outside = new Api(URI.create("http://127.0.0.1:" + outsider.port())).asOperator("demo", secret);
+                await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                    JsonNode backplane = backplane(outside);
+                    assertThat(backplane.path("status").asText()).isEqualTo("DEGRADED");
+                    assertThat(backplane.path("reason").asText()).contains("the jgroups backplane does not hear");
+                    assertThat(backplane.path("details").path("unheard").size()).isEqualTo(3);
+                });
+                for (Api replica : replicas) {
+                    await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+                        JsonNode backplane = backplane(replica);
+                        assertThat(backplane.path("status").asText()).isEqualTo("DEGRADED");
+                        assertThat(backplane.path("reason").asText())
+                                .contains("the jgroups backplane does not hear [" + outsider.replica() + "]");
+                    });
+                }
+            }
+            for (Api replica : replicas) {
+                await().atMost(Duration.ofSeconds(30))
+                        .until(() -> backplane(replica).path("status").asText().equals("HEALTHY"));
+            }
+        } finally {
+            run(root, env, "bin/chorus", "cluster", "down");
+        }
+    }
+
+    private static JsonNode backplane(Api replica) {
+        return replica.operatorGet("/health").json().path("components").path("backplane");
     }
 
     private static String run(Path root, Map<String, String> env, String... command) throws Exception {

@@ -10,6 +10,9 @@ import dev.chorus.cache.CacheStats;
 import dev.chorus.cache.KeyCodec;
 import dev.chorus.cache.PendingInvalidation;
 import dev.chorus.cache.ReplicatedCache;
+import dev.chorus.health.Health;
+import dev.chorus.local.LocalCluster;
+import dev.chorus.membership.Membership;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import java.sql.Connection;
@@ -85,11 +88,18 @@ public abstract class ReplicatedCacheKit {
     }
 
     private ReplicatedCache<String, Long> cacheOn(Backplane backplane) {
-        ReplicatedCache<String, Long> cache = ReplicatedCache.<String, Long>builder(
+        return cacheOn(backplane, null);
+    }
+
+    private ReplicatedCache<String, Long> cacheOn(Backplane backplane, @Nullable Membership membership) {
+        ReplicatedCache.Builder<String, Long> builder = ReplicatedCache.<String, Long>builder(
                         backplane, "items", KeyCodec.strings())
                 .stalenessBound(BOUND)
-                .heartbeatInterval(HEARTBEAT)
-                .build();
+                .heartbeatInterval(HEARTBEAT);
+        if (membership != null) {
+            builder.membership(membership);
+        }
+        ReplicatedCache<String, Long> cache = builder.build();
         closeables.add(cache);
         return cache;
     }
@@ -401,6 +411,49 @@ public abstract class ReplicatedCacheKit {
         await().atMost(Duration.ofSeconds(20)).until(() -> reader.cache.stats().gapsDetected() == 1);
         assertThat(reader.cache.stats().flushes()).isEqualTo(flushesBefore + 1);
         assertThat(reader.cache.getIfPresent("k1")).isNull();
+    }
+
+    /**
+     * Issue 20: two replicas that share storage (one membership lists both) but whose backplanes cannot reach
+     * each other (another channel, as a replica on another backplane or channel would be). Neither cache may
+     * trust itself, since the other could change the storage unannounced, and each health names the other.
+     */
+    @Test
+    void replicaListedByMembershipButUnreachable_bothCachesBypass_andHealthNamesIt() throws Exception {
+        Backplane here = cluster.join();
+        Backplane elsewhere = cluster.joinOtherCluster();
+        closeables.add(elsewhere);
+        LocalCluster store = LocalCluster.create("kit-members");
+        LocalCluster.LocalReplica hereListed = store.join(here.replica());
+        LocalCluster.LocalReplica elsewhereListed = store.join(elsewhere.replica());
+        closeables.add(hereListed);
+        closeables.add(elsewhereListed);
+        ReplicatedCache<String, Long> a = cacheOn(here, hereListed.membership());
+        ReplicatedCache<String, Long> b = cacheOn(elsewhere, elsewhereListed.membership());
+        await().atMost(Duration.ofSeconds(30))
+                .until(() -> here.health().isHealthy() && elsewhere.health().isHealthy());
+
+        // Two bounds without a single cached answer on either side.
+        await().during(BOUND.multipliedBy(2)).atMost(BOUND.multipliedBy(4)).untilAsserted(() -> {
+            assertThat(a.get("k1", k -> 0L)).isZero();
+            assertThat(b.get("k1", k -> 0L)).isZero();
+            assertThat(a.isServing()).isFalse();
+            assertThat(b.isServing()).isFalse();
+        });
+        assertThat(a.stats().hits()).isZero();
+        assertThat(b.stats().hits()).isZero();
+        assertThat(a.unheard()).containsOnlyKeys(elsewhere.replica());
+        assertThat(b.unheard()).containsOnlyKeys(here.replica());
+        assertThat(a.health().status()).isEqualTo(Health.Status.DEGRADED);
+        assertThat(a.health().reason()).contains("replica " + elsewhere.replica() + " is live in membership");
+        assertThat(b.health().details())
+                .containsEntry("unheard", List.of(here.replica().toString()));
+
+        // It leaves membership: the remaining cache proves it hears everyone again and serves.
+        elsewhereListed.close();
+        await().atMost(Duration.ofSeconds(30)).until(a::isServing);
+        a.get("k1", k -> 0L);
+        assertThat(a.getIfPresent("k1")).isZero();
     }
 
     private static Envelope forged(Node node, ReplicaId origin, long sequence, byte[] payload) {
