@@ -112,7 +112,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                         .maxBytes(b.maxEnvelopeBytes)
                         .build(),
                 b.clock,
-                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
+                b.receiveQueueBytes);
         this.database = b.database;
         this.channel = b.channel;
         this.transactionalPublish = b.transactionalPublish;
@@ -139,6 +140,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 b.relayOutbox,
                 b.outboxPollInterval,
                 b.publishQueueCapacity,
+                b.sendQueueBytes,
                 b.backoff);
         this.outbox = new OutboxConnection.Target() {
             @Override
@@ -212,6 +214,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 .channel(config.channel())
                 .secret(config.clusterSecret().orElse(null))
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
+                .sendQueueBytes(config.sendQueueBytes())
+                .receiveQueueBytes(config.receiveQueueBytes())
                 .build();
     }
 
@@ -550,6 +554,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         details.put("listening", listening);
         details.put("notificationQueueUsage", queueUsage);
         details.put("publishQueue", publisher.queued());
+        details.put("publishQueueBytes", publisher.queuedBytes());
         long ping = listener.lastPingNanos();
         if (ping >= 0) {
             details.put("listenerPingMicros", ping / 1000);
@@ -590,6 +595,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private double queueUsageThreshold = DEFAULT_QUEUE_USAGE_THRESHOLD;
         private Duration spillRetention = DEFAULT_SPILL_RETENTION;
         private int publishQueueCapacity = DEFAULT_PUBLISH_QUEUE_CAPACITY;
+        private long sendQueueBytes = ChorusConfig.DEFAULT_SEND_QUEUE_BYTES;
+        private long receiveQueueBytes = ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES;
         private Backoff backoff = Backoff.defaults();
         private Clock clock = Clock.systemUTC();
 
@@ -680,6 +687,24 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         /** Envelopes that may wait for the publisher before publishes fail. */
         public Builder publishQueueCapacity(int capacity) {
             this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
+            return this;
+        }
+
+        /**
+         * Bytes of envelopes that may wait for the publisher before publishes fail (default 32 MiB,
+         * {@value ChorusConfig#SEND_QUEUE_BYTES}).
+         */
+        public Builder sendQueueBytes(long bytes) {
+            this.sendQueueBytes = Checks.positive("sendQueueBytes", bytes);
+            return this;
+        }
+
+        /**
+         * Payload bytes each subscription may have waiting before envelopes are dropped with a Missed signal
+         * (default 32 MiB, {@value ChorusConfig#RECEIVE_QUEUE_BYTES}).
+         */
+        public Builder receiveQueueBytes(long bytes) {
+            this.receiveQueueBytes = Checks.positive("receiveQueueBytes", bytes);
             return this;
         }
 
