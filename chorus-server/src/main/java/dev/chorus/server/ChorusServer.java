@@ -216,10 +216,11 @@ public final class ChorusServer implements AutoCloseable {
             ReplicatedCache<String, Resource> cache = ReplicatedCache.<String, Resource>builder(
                             backplane, RESOURCE_CACHE, KeyCodec.strings())
                     .config(chorus)
+                    .weigher(resource -> resource.body().length)
                     .membership(membership)
                     .build();
             closeables.push(cache);
-            EventHub hub = EventHub.builder(backplane).build();
+            EventHub hub = EventHub.builder(backplane).config(chorus).build();
             closeables.push(hub);
 
             // Trailing content after a JSON document is a client's mistake (400), never silently dropped.
