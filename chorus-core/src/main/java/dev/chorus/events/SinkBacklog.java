@@ -44,6 +44,9 @@ final class SinkBacklog {
 
     private static final Logger LOG = LoggerFactory.getLogger(SinkBacklog.class);
 
+    /** Event data after which a batch being taken stops (at least one event is always taken). */
+    static final long BATCH_BYTES = 64 * 1024;
+
     /** Before every mark: items put back at the front after a sink's Error, older than anything pending. */
     private static final long FRONT = Long.MIN_VALUE;
 
@@ -230,8 +233,11 @@ final class SinkBacklog {
     int take(Object[] batch, int from, long head) {
         int taken = from;
         long at = cursor;
+        long batchBytes = 0;
         stale = false;
-        while (taken < batch.length) {
+        // A batch also stops at BATCH_BYTES of event data: taken events are held beyond the byte bound until
+        // handed over, so large ones go a few at a time.
+        while (taken < batch.length && batchBytes < BATCH_BYTES) {
             if (owedDrops > 0) {
                 batch[taken++] = owedReload();
                 continue;
@@ -244,12 +250,14 @@ final class SinkBacklog {
                     break;
                 }
                 batch[taken++] = delivery;
+                batchBytes += delivery.event().size();
                 at++;
             } else if (first != null) {
                 items.pollFirst();
                 if (first.item() instanceof Delivery delivery) {
                     events--;
                     queuedBytes -= delivery.event().size();
+                    batchBytes += delivery.event().size();
                 }
                 batch[taken++] = first.item();
             } else {

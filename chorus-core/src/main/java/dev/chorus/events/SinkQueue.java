@@ -45,7 +45,8 @@ final class SinkQueue implements Registration {
 
     /**
      * Items the delivery thread takes per lock: fewer lock round trips under load. A sink blocked in a
-     * callback may thus hold up to this many taken items beyond its capacity.
+     * callback may thus hold up to this many taken items beyond its capacity (and up to 64 KiB plus one event
+     * of data beyond its byte bound: SinkBacklog.BATCH_BYTES).
      */
     static final int BATCH = 16;
 

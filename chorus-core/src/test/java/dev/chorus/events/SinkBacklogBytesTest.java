@@ -107,4 +107,17 @@ class SinkBacklogBytesTest {
         assertThat(takeAll(backlog, log)).containsExactly("reload at b5", "b6", "b7", "b8", "b9");
         assertThat(counters.dropped.get(DropReason.QUEUE_FULL).sum()).isEqualTo(6);
     }
+
+    @Test
+    void aBatchStopsAtSixtyFourKiBOfData_soASinkStuckInACallbackHoldsLittleBeyondItsBound() {
+        BroadcastLog log = new BroadcastLog(64);
+        SinkBacklog backlog = new SinkBacklog(log, 64, 64 * KIB * 16, counters, "alice");
+        for (int i = 0; i < 8; i++) {
+            log.append(delivery("b" + i, 40 * KIB));
+        }
+
+        Object[] batch = new Object[16];
+        assertThat(backlog.take(batch, 0, log.head())).isEqualTo(2);
+        assertThat(backlog.pending(log.head())).isEqualTo(6);
+    }
 }
