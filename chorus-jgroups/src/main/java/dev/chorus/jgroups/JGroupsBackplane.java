@@ -508,6 +508,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
         details.put("encrypted", config.secret != null);
         details.put("view", v == null ? "none" : v.toString());
         details.put("members", v == null ? 0 : v.size());
+        details.put("sendQueue", queue.size());
+        details.put("sendQueueBytes", queue.bytes());
         String refusal = lastRefusal;
         if (refusal != null) {
             details.put("lastRefusal", refusal);
