@@ -159,8 +159,10 @@ public final class ChorusServer implements AutoCloseable {
             Leases leases;
             switch (chorus.backplane()) {
                 case INPROCESS -> {
-                    LocalCluster.LocalReplica local =
-                            LocalCluster.create(chorus.channel()).join(replica, ChorusVersion.current(), attributes);
+                    LocalCluster.LocalReplica local = LocalCluster.builder(chorus.channel())
+                            .subscriptionBytes(chorus.receiveQueueBytes())
+                            .build()
+                            .join(replica, ChorusVersion.current(), attributes);
                     closeables.push(local);
                     backplane = local.backplane();
                     leases = local.leases();
