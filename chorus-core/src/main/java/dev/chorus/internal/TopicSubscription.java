@@ -18,10 +18,10 @@ import org.slf4j.LoggerFactory;
  * One subscriber's bounded delivery queue. Producers (transport threads, publishers) only enqueue; one
  * virtual thread at a time drains, so the subscriber is never called concurrently and sees each origin's
  * envelopes in order. When the queue is full (in envelopes, or in payload bytes: CHORUS_RECEIVE_QUEUE_BYTES)
- * the envelope is dropped and, once per overflow episode, an
- * OVERFLOW marker is queued past the capacity: it sits after every envelope accepted before the drop and
- * before every envelope accepted after it, so the subscriber hears of the loss exactly where it happened,
- * and sequence tracking restarts from there instead of reporting the same loss a second time as a gap.
+ * the envelope is dropped and, once per overflow episode, an OVERFLOW marker is queued past the capacity:
+ * it sits after every envelope accepted before the drop and before every envelope accepted after it, so
+ * the subscriber hears of the loss exactly where it happened, and sequence tracking restarts from there
+ * instead of reporting the same loss a second time as a gap. One envelope always fits, however large.
  */
 
 /** A subscription's queue, sequence tracking and delivery thread. */
