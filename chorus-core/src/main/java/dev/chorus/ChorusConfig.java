@@ -78,6 +78,28 @@ public final class ChorusConfig {
     /** {@code on} (default) or {@code off}: whether replicated caches talk to other replicas at all. */
     public static final String CACHE_REPLICATION = "CHORUS_CACHE_REPLICATION";
 
+    /** {@code CHORUS_EVENTS_HISTORY_BYTES}: event data an event hub keeps for resumes. */
+    public static final String EVENTS_HISTORY_BYTES = "CHORUS_EVENTS_HISTORY_BYTES";
+    /** {@code CHORUS_EVENTS_QUEUE_BYTES}: event data each client's queue (socket) may have pending. */
+    public static final String EVENTS_QUEUE_BYTES = "CHORUS_EVENTS_QUEUE_BYTES";
+    /** {@code CHORUS_CACHE_MAX_BYTES}: value bytes a replicated cache holds, for caches given a weigher. */
+    public static final String CACHE_MAX_BYTES = "CHORUS_CACHE_MAX_BYTES";
+    /** {@code CHORUS_SEND_QUEUE_BYTES}: encoded envelopes a backplane may have waiting to be sent. */
+    public static final String SEND_QUEUE_BYTES = "CHORUS_SEND_QUEUE_BYTES";
+    /** {@code CHORUS_RECEIVE_QUEUE_BYTES}: payload bytes each backplane subscription may have waiting. */
+    public static final String RECEIVE_QUEUE_BYTES = "CHORUS_RECEIVE_QUEUE_BYTES";
+
+    /** Default {@value #EVENTS_HISTORY_BYTES}: 32 MiB. */
+    public static final long DEFAULT_EVENTS_HISTORY_BYTES = 32L << 20;
+    /** Default {@value #EVENTS_QUEUE_BYTES}: 4 MiB. */
+    public static final long DEFAULT_EVENTS_QUEUE_BYTES = 4L << 20;
+    /** Default {@value #CACHE_MAX_BYTES}: 32 MiB. */
+    public static final long DEFAULT_CACHE_MAX_BYTES = 32L << 20;
+    /** Default {@value #SEND_QUEUE_BYTES}: 32 MiB. */
+    public static final long DEFAULT_SEND_QUEUE_BYTES = 32L << 20;
+    /** Default {@value #RECEIVE_QUEUE_BYTES}: 32 MiB. */
+    public static final long DEFAULT_RECEIVE_QUEUE_BYTES = 32L << 20;
+
     public static final String DEFAULT_CHANNEL = "chorus";
     public static final int DEFAULT_CLUSTER_PORT = 7800;
     public static final Duration DEFAULT_DRAIN_DELAY = Duration.ofSeconds(15);
@@ -93,6 +115,7 @@ public final class ChorusConfig {
 
     private static final Pattern HOST_PORT = Pattern.compile("([A-Za-z0-9.\\-:]+)\\[(\\d{1,5})]");
     private static final Pattern SIZE = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m)?");
+    private static final Pattern BYTES = Pattern.compile("(\\d+)\\s*(b|kib|kb|k|mib|mb|m|gib|gb|g)?");
     private static final Pattern SIMPLE_DURATION = Pattern.compile("(\\d+)\\s*(ms|s|m|h)?");
 
     private final @Nullable String replicaName;
@@ -111,6 +134,11 @@ public final class ChorusConfig {
     private final Duration drainDelay;
     private final int maxEnvelopeBytes;
     private final boolean cacheReplication;
+    private final long eventHistoryBytes;
+    private final long eventQueueBytes;
+    private final long cacheMaxBytes;
+    private final long sendQueueBytes;
+    private final long receiveQueueBytes;
 
     private ChorusConfig(Reader r) {
         this.replicaName = r.replicaName;
@@ -129,6 +157,11 @@ public final class ChorusConfig {
         this.drainDelay = r.drainDelay;
         this.maxEnvelopeBytes = r.maxEnvelopeBytes;
         this.cacheReplication = r.cacheReplication;
+        this.eventHistoryBytes = r.eventHistoryBytes;
+        this.eventQueueBytes = r.eventQueueBytes;
+        this.cacheMaxBytes = r.cacheMaxBytes;
+        this.sendQueueBytes = r.sendQueueBytes;
+        this.receiveQueueBytes = r.receiveQueueBytes;
     }
 
     /**
@@ -238,6 +271,31 @@ public final class ChorusConfig {
         return cacheReplication;
     }
 
+    /** {@value #EVENTS_HISTORY_BYTES}: event data an event hub keeps for resumes (default 32 MiB). */
+    public long eventHistoryBytes() {
+        return eventHistoryBytes;
+    }
+
+    /** {@value #EVENTS_QUEUE_BYTES}: event data each client's queue may have pending (default 4 MiB). */
+    public long eventQueueBytes() {
+        return eventQueueBytes;
+    }
+
+    /** {@value #CACHE_MAX_BYTES}: value bytes a replicated cache with a weigher holds (default 32 MiB). */
+    public long cacheMaxBytes() {
+        return cacheMaxBytes;
+    }
+
+    /** {@value #SEND_QUEUE_BYTES}: encoded envelopes waiting to be sent, at most (default 32 MiB). */
+    public long sendQueueBytes() {
+        return sendQueueBytes;
+    }
+
+    /** {@value #RECEIVE_QUEUE_BYTES}: payload bytes each subscription may have waiting (default 32 MiB). */
+    public long receiveQueueBytes() {
+        return receiveQueueBytes;
+    }
+
     /** The database URL with any password replaced by {@code ****}, safe to log. */
     public Optional<String> databaseUrlMasked() {
         return databaseUrl().map(Secrets::maskUrl);
@@ -310,6 +368,11 @@ public final class ChorusConfig {
         Duration drainDelay = DEFAULT_DRAIN_DELAY;
         int maxEnvelopeBytes = DEFAULT_MAX_ENVELOPE_BYTES;
         boolean cacheReplication = true;
+        long eventHistoryBytes = DEFAULT_EVENTS_HISTORY_BYTES;
+        long eventQueueBytes = DEFAULT_EVENTS_QUEUE_BYTES;
+        long cacheMaxBytes = DEFAULT_CACHE_MAX_BYTES;
+        long sendQueueBytes = DEFAULT_SEND_QUEUE_BYTES;
+        long receiveQueueBytes = DEFAULT_RECEIVE_QUEUE_BYTES;
 
         Reader(Function<String, @Nullable String> lookup) {
             this.lookup = lookup;
@@ -360,6 +423,11 @@ public final class ChorusConfig {
             drainDelay = duration(DRAIN_DELAY, DEFAULT_DRAIN_DELAY, "15s");
             maxEnvelopeBytes = size();
             cacheReplication = onOff(CACHE_REPLICATION);
+            eventHistoryBytes = bytes(EVENTS_HISTORY_BYTES, DEFAULT_EVENTS_HISTORY_BYTES);
+            eventQueueBytes = bytes(EVENTS_QUEUE_BYTES, DEFAULT_EVENTS_QUEUE_BYTES);
+            cacheMaxBytes = bytes(CACHE_MAX_BYTES, DEFAULT_CACHE_MAX_BYTES);
+            sendQueueBytes = bytes(SEND_QUEUE_BYTES, DEFAULT_SEND_QUEUE_BYTES);
+            receiveQueueBytes = bytes(RECEIVE_QUEUE_BYTES, DEFAULT_RECEIVE_QUEUE_BYTES);
             crossChecks();
         }
 
@@ -594,6 +662,33 @@ public final class ChorusConfig {
                 return fallback;
             }
             return parsed;
+        }
+
+        /** A memory bound from 64 KiB to 1 TiB, such as {@code 32MiB}, {@code 512k} or {@code 1GiB}. */
+        private long bytes(String variable, long fallback) {
+            String value = get(variable);
+            if (value == null) {
+                return fallback;
+            }
+            Matcher m = BYTES.matcher(value.toLowerCase(Locale.ROOT));
+            if (m.matches() && m.group(1).length() <= 13) {
+                long n = Long.parseLong(m.group(1));
+                String unit = m.group(2) == null ? "b" : m.group(2);
+                long bytes = switch (unit.charAt(0)) {
+                    case 'k' -> n << 10;
+                    case 'm' -> n << 20;
+                    case 'g' -> n << 30;
+                    default -> n;
+                };
+                if (bytes >= 64L << 10 && bytes <= 1L << 40) {
+                    return bytes;
+                }
+            }
+            problem(
+                    variable,
+                    variable + "='" + value + "' is not a size from 64KiB to 1TiB (for example " + variable + "="
+                            + (fallback >> 20) + "MiB)");
+            return fallback;
         }
 
         private int size() {

@@ -69,6 +69,11 @@ public final class CacheMetrics implements MeterBinder {
                 "chorus.cache.stale.fills.prevented",
                 "loaded values not kept because their key was invalidated during the load",
                 CacheStats::staleFillsPrevented);
+        counter(
+                registry,
+                "chorus.cache.evictions",
+                "entries evicted to keep the count or byte bound",
+                CacheStats::evictions);
         Gauge.builder("chorus.cache.size", cache, c -> c.stats().size())
                 .description("entries held")
                 .tags(tags)

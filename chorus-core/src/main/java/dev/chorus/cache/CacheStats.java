@@ -14,6 +14,7 @@ package dev.chorus.cache;
  * @param bypassedReads reads that skipped the cache because invalidations could not be proved to flow
  * @param staleFillsPrevented loaded values not kept because their key was invalidated during the load
  * @param size entries held now (approximate)
+ * @param evictions entries evicted to keep the count or byte bound
  */
 public record CacheStats(
         long hits,
@@ -26,7 +27,8 @@ public record CacheStats(
         long flushes,
         long bypassedReads,
         long staleFillsPrevented,
-        long size) {
+        long size,
+        long evictions) {
 
     /** Hits over all reads answered either way, 0 when there were none. */
     public double hitRate() {

@@ -47,6 +47,7 @@ import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
+import java.util.function.ToIntFunction;
 import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
@@ -160,6 +161,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private final LongAdder flushes = new LongAdder();
     private final LongAdder bypassedReads = new LongAdder();
     private final LongAdder staleFillsPrevented = new LongAdder();
+    private final LongAdder evictions = new LongAdder();
 
     private final @Nullable Subscription subscription;
     private final @Nullable Subscription membershipSubscription;
@@ -181,7 +183,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         this.self = backplane.replica();
         this.writers = new Writers(b.replication ? b.membership : null, self);
 
-        Caffeine<Object, Object> caffeine = Caffeine.newBuilder().maximumSize(b.maximumSize);
+        Caffeine<K, V> caffeine = new CacheBounds<V>(b.maximumSize, b.maximumBytes, b.weigher).caffeine(evictions);
         if (b.expireAfterWrite != null) {
             caffeine.expireAfterWrite(b.expireAfterWrite);
         }
@@ -940,6 +942,11 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         return !replication || isTrusted() || policy == StalenessPolicy.SERVE_STALE;
     }
 
+    /** Runs Caffeine's pending evictions now (tests: they otherwise run asynchronously). */
+    void cleanUp() {
+        cache.cleanUp();
+    }
+
     /** Counters since the cache was built. */
     public CacheStats stats() {
         return new CacheStats(
@@ -953,7 +960,8 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 flushes.sum(),
                 bypassedReads.sum(),
                 staleFillsPrevented.sum(),
-                cache.estimatedSize());
+                cache.estimatedSize(),
+                evictions.sum());
     }
 
     /**
@@ -1040,6 +1048,8 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         private final String name;
         private final KeyCodec<K> codec;
         private long maximumSize = DEFAULT_MAXIMUM_SIZE;
+        private long maximumBytes = ChorusConfig.DEFAULT_CACHE_MAX_BYTES;
+        private @Nullable ToIntFunction<? super V> weigher;
         private @Nullable Duration expireAfterWrite;
         private Duration stalenessBound = DEFAULT_STALENESS_BOUND;
         private Duration heartbeatInterval = DEFAULT_HEARTBEAT_INTERVAL;
@@ -1064,6 +1074,27 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                 throw new ChorusException("Cache '" + name + "': maximumSize must be 0 or more, not " + maximumSize);
             }
             this.maximumSize = maximumSize;
+            return this;
+        }
+
+        /**
+         * Bytes of values held, by {@link #weigher} (default 32 MiB, {@value ChorusConfig#CACHE_MAX_BYTES});
+         * the least recently used go first. Applies only with a weigher: Chorus cannot size opaque values.
+         */
+        public Builder<K, V> maximumBytes(long maximumBytes) {
+            if (maximumBytes < 1) {
+                throw new ChorusException("Cache '" + name + "': maximumBytes must be positive, not " + maximumBytes);
+            }
+            this.maximumBytes = maximumBytes;
+            return this;
+        }
+
+        /**
+         * The bytes a value holds (for example its encoded length), which {@link #maximumBytes} bounds. Each
+         * entry counts at least maximumBytes / maximumSize, so the count bound holds as well.
+         */
+        public Builder<K, V> weigher(ToIntFunction<? super V> weigher) {
+            this.weigher = Objects.requireNonNull(weigher, "weigher");
             return this;
         }
 
@@ -1109,9 +1140,13 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             return this;
         }
 
-        /** Applies the settings that come from the environment ({@code CHORUS_CACHE_REPLICATION}). */
+        /**
+         * Applies the settings that come from the environment ({@code CHORUS_CACHE_REPLICATION}, {@code
+         * CHORUS_CACHE_MAX_BYTES}).
+         */
         public Builder<K, V> config(ChorusConfig config) {
             this.replication = config.cacheReplication();
+            this.maximumBytes = config.cacheMaxBytes();
             return this;
         }
 

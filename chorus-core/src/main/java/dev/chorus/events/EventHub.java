@@ -1,5 +1,6 @@
 package dev.chorus.events;
 
+import dev.chorus.ChorusConfig;
 import dev.chorus.ChorusException;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
@@ -80,6 +81,10 @@ public final class EventHub implements AutoCloseable {
     public static final OverflowPolicy DEFAULT_OVERFLOW_POLICY = OverflowPolicy.DROP_OLDEST;
     /** Default number of events kept for resumes. */
     public static final int DEFAULT_HISTORY_SIZE = 10_000;
+    /** Default bound on the event data kept for resumes: 32 MiB. */
+    public static final long DEFAULT_HISTORY_BYTES = ChorusConfig.DEFAULT_EVENTS_HISTORY_BYTES;
+    /** Default bound on the event data each sink may have pending: 4 MiB. */
+    public static final long DEFAULT_QUEUE_BYTES = ChorusConfig.DEFAULT_EVENTS_QUEUE_BYTES;
     /** Default age after which events are no longer kept for resumes. */
     public static final Duration DEFAULT_HISTORY_AGE = Duration.ofMinutes(5);
     /** Default interval at which each hub announces its position. */
@@ -96,6 +101,7 @@ public final class EventHub implements AutoCloseable {
     private final Backplane backplane;
     private final String topic;
     private final int queueCapacity;
+    private final long queueBytes;
     private final OverflowPolicy overflowPolicy;
     private final Clock clock;
     private final long origin;
@@ -128,17 +134,24 @@ public final class EventHub implements AutoCloseable {
         this.backplane = builder.backplane;
         this.topic = builder.topic;
         this.queueCapacity = builder.queueCapacity;
+        this.queueBytes = builder.queueBytes;
         this.overflowPolicy = builder.overflowPolicy;
         this.clock = builder.clock;
-        this.broadcasts = new BroadcastLog(queueCapacity);
+        // Twice a sink's bound, as for the count: a reader has a sink's worth of appends to finish a read.
+        this.broadcasts = new BroadcastLog(queueCapacity, saturatedDouble(queueBytes));
         this.sweepEvery = Math.max(1, queueCapacity / 4);
         this.maxWakeDelayNanos = builder.maxWakeDelay.toNanos();
         this.wakeNanosPerSink = builder.wakeNanosPerSink;
         // As if the last wake-up was long ago (nanoTime may be negative; the delay is at most 1 s).
         this.lastWake.set(System.nanoTime() - TimeUnit.SECONDS.toNanos(2));
         this.origin = newOriginKey();
-        this.ledger =
-                new Ledger(origin, backplane.replica(), builder.historySize, builder.historyAge.toMillis(), clock);
+        this.ledger = new Ledger(
+                origin,
+                backplane.replica(),
+                builder.historySize,
+                builder.historyBytes,
+                builder.historyAge.toMillis(),
+                clock);
         this.heartbeat = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofVirtual().name("chorus-events-heartbeat").factory());
         long interval = builder.heartbeat.toMillis();
@@ -163,14 +176,21 @@ public final class EventHub implements AutoCloseable {
         }
         withLock(() -> announce(HubWire.Kind.SYNC));
         LOG.info(
-                "Event hub {} started on {} (topic '{}', history {} events / {}, queues of {} with {})",
+                "Event hub {} started on {} (topic '{}', history {} events / {} bytes / {}, queues of {} events /"
+                        + " {} bytes with {})",
                 Long.toHexString(origin),
                 backplane.replica().shortForm(),
                 topic,
                 builder.historySize,
+                builder.historyBytes,
                 builder.historyAge,
                 queueCapacity,
+                queueBytes,
                 overflowPolicy);
+    }
+
+    private static long saturatedDouble(long bytes) {
+        return bytes > Long.MAX_VALUE / 2 ? Long.MAX_VALUE : bytes * 2;
     }
 
     private static long newOriginKey() {
@@ -309,7 +329,7 @@ public final class EventHub implements AutoCloseable {
     }
 
     private SinkQueue newQueue(Identity identity, Sink sink, String registeredAt) {
-        return new SinkQueue(this, identity, sink, registeredAt, queueCapacity, overflowPolicy, counters);
+        return new SinkQueue(this, identity, sink, registeredAt, queueCapacity, queueBytes, overflowPolicy, counters);
     }
 
     private void index(SinkQueue queue) {
@@ -395,15 +415,18 @@ public final class EventHub implements AutoCloseable {
             case GROUP -> byGroup;
             default -> byTenant;
         };
+        // One Delivery for every sink with the plain id: a socket layer that encodes a frame per Delivery
+        // (by identity) then encodes it once, not once per socket.
+        Delivery shared = new Delivery(entry.id(), entry.event());
         for (SinkQueue queue : index.getOrDefault(audience.key(), List.of())) {
-            String id = entry.id();
-            if (queue.resumedAt != null) {
-                id = idForResumed(queue, entry, broadcasts.head());
-                if (id == null) {
-                    continue;
-                }
+            if (queue.resumedAt == null) {
+                queue.offer(shared);
+                continue;
             }
-            queue.offer(new Delivery(id, entry.event()));
+            String id = idForResumed(queue, entry, broadcasts.head());
+            if (id != null) {
+                queue.offer(id.equals(entry.id()) ? shared : new Delivery(id, entry.event()));
+            }
         }
     }
 
@@ -631,7 +654,9 @@ public final class EventHub implements AutoCloseable {
 
     /** Counters since start. */
     public EventHubStats stats() {
-        return counters.snapshot(sinks, withLock(ledger::activeOrigins), broadcasts);
+        long[] history = withLock(
+                () -> new long[] {ledger.activeOrigins(), ledger.size(), ledger.bytes(), ledger.evictedEarly()});
+        return counters.snapshot(sinks, (int) history[0], broadcasts, (int) history[1], history[2], history[3]);
     }
 
     /** Stops receiving, closes every sink (each hears why) and stops the heartbeat; idempotent. */
@@ -690,6 +715,8 @@ public final class EventHub implements AutoCloseable {
         private int queueCapacity = DEFAULT_QUEUE_CAPACITY;
         private OverflowPolicy overflowPolicy = DEFAULT_OVERFLOW_POLICY;
         private int historySize = DEFAULT_HISTORY_SIZE;
+        private long historyBytes = DEFAULT_HISTORY_BYTES;
+        private long queueBytes = DEFAULT_QUEUE_BYTES;
         private Duration historyAge = DEFAULT_HISTORY_AGE;
         private Duration heartbeat = DEFAULT_HEARTBEAT;
         private Duration maxWakeDelay = DEFAULT_MAX_WAKE_DELAY;
@@ -719,6 +746,32 @@ public final class EventHub implements AutoCloseable {
         /** What a full sink queue does. */
         public Builder overflowPolicy(OverflowPolicy policy) {
             this.overflowPolicy = Objects.requireNonNull(policy, "overflowPolicy");
+            return this;
+        }
+
+        /**
+         * Bytes of event data each sink may have pending (default 4 MiB) before its overflow policy applies,
+         * as for {@link #queueCapacity}; a sink always keeps at least its oldest pending event. The hub's
+         * shared log of broadcasts keeps twice this.
+         */
+        public Builder queueBytes(long bytes) {
+            this.queueBytes = Checks.positive("EventHub queueBytes", bytes);
+            return this;
+        }
+
+        /**
+         * Bytes of event data kept for resumes, from every replica (default 32 MiB): past it the oldest
+         * events are dropped, and a resume from before them gets a reload signal.
+         */
+        public Builder historyBytes(long bytes) {
+            this.historyBytes = Checks.positive("EventHub historyBytes", bytes);
+            return this;
+        }
+
+        /** Applies the byte bounds that come from the environment ({@code CHORUS_EVENTS_*_BYTES}). */
+        public Builder config(ChorusConfig config) {
+            this.historyBytes = config.eventHistoryBytes();
+            this.queueBytes = config.eventQueueBytes();
             return this;
         }
 

@@ -18,6 +18,9 @@ import java.util.Map;
  * @param sinkErrors exceptions thrown by sinks
  * @param sinks sinks registered now
  * @param origins hubs (this one included) whose position this replica tracks now
+ * @param historyEvents events kept for resumes now
+ * @param historyBytes bytes of event data kept for resumes now
+ * @param historyEvicted events dropped from the history before their age, to keep its count or byte bound
  */
 public record EventHubStats(
         long published,
@@ -32,7 +35,10 @@ public record EventHubStats(
         long rejected,
         long sinkErrors,
         int sinks,
-        int origins) {
+        int origins,
+        int historyEvents,
+        long historyBytes,
+        long historyEvicted) {
 
     /** Copies the drop counts. */
     public EventHubStats {

@@ -38,7 +38,13 @@ final class HubCounters {
      * overflow policy runs lazily, see SinkBacklog): read in that order, a drop counted meanwhile is missed
      * for an instant but never counted twice.
      */
-    EventHubStats snapshot(List<SinkQueue> sinks, int origins, BroadcastLog log) {
+    EventHubStats snapshot(
+            List<SinkQueue> sinks,
+            int origins,
+            BroadcastLog log,
+            int historyEvents,
+            long historyBytes,
+            long historyEvicted) {
         Map<DropReason, Long> drops = new EnumMap<>(DropReason.class);
         dropped.forEach((reason, count) -> drops.put(reason, count.sum()));
         long deepest = highWaterMark.get();
@@ -62,6 +68,9 @@ final class HubCounters {
                 rejected.sum(),
                 sinkErrors.sum(),
                 sinks.size(),
-                origins);
+                origins,
+                historyEvents,
+                historyBytes,
+                historyEvicted);
     }
 }

@@ -88,16 +88,27 @@ final class Ledger {
 
     private final long self;
     private final int maxEntries;
+    private final long maxBytes;
     private final long maxAgeMillis;
     private final Clock clock;
     private final Map<Long, Origin> origins = new HashMap<>();
     private final ArrayDeque<Entry> history = new ArrayDeque<>();
     private Position position = Position.EMPTY;
     private long ownSeq;
+    /** Data bytes of the events in the history. */
+    private long bytes;
+    /** Events evicted before their age because the history was full (by count or by bytes). */
+    private long evictedEarly;
 
     Ledger(long self, ReplicaId selfReplica, int maxEntries, long maxAgeMillis, Clock clock) {
+        this(self, selfReplica, maxEntries, Long.MAX_VALUE, maxAgeMillis, clock);
+    }
+
+    /** A ledger whose history holds at most {@code maxEntries} events and {@code maxBytes} bytes of data. */
+    Ledger(long self, ReplicaId selfReplica, int maxEntries, long maxBytes, long maxAgeMillis, Clock clock) {
         this.self = self;
         this.maxEntries = maxEntries;
+        this.maxBytes = maxBytes;
         this.maxAgeMillis = maxAgeMillis;
         this.clock = clock;
         Origin own = new Origin(self, selfReplica, 0, clock.millis());
@@ -208,9 +219,12 @@ final class Ledger {
         position = position.with(origin.key, seq);
         Entry entry = new Entry(origin.key, seq, audience, event, now, position, EventIds.encode(position, now));
         history.addLast(entry);
+        bytes += event.size();
         origin.entries++;
-        while (history.size() > maxEntries) {
+        // An event larger than the whole byte bound is evicted at once: a resume from before it is refused.
+        while (history.size() > maxEntries || bytes > maxBytes) {
             evictOldest();
+            evictedEarly++;
         }
         evictAged(now);
         return entry;
@@ -226,6 +240,7 @@ final class Ledger {
     private void evictOldest() {
         Entry evicted = history.pollFirst();
         if (evicted != null) {
+            bytes -= evicted.event().size();
             Origin origin = origins.get(evicted.origin());
             origin.entries--;
             raiseFloor(origin, evicted.seq(), FloorCause.EVICTED);
@@ -274,6 +289,16 @@ final class Ledger {
 
     int size() {
         return history.size();
+    }
+
+    /** Data bytes of the events in the history. */
+    long bytes() {
+        return bytes;
+    }
+
+    /** Events evicted before their age since start, to keep the count or byte bound. */
+    long evictedEarly() {
+        return evictedEarly;
     }
 
     /**

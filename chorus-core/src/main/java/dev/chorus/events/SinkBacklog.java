@@ -23,6 +23,12 @@ import org.slf4j.LoggerFactory;
  * and owes the sink a QUEUE_OVERFLOW reload whose id is the newest dropped event's, handed before anything
  * else: the dropped events were the oldest, so the signal sits exactly where they were (see SinkQueue).
  *
+ * Bytes: the backlog is also over its bound when the event data pending (broadcasts from the cursor on,
+ * plus queued events) exceeds maxBytes while more than one event is pending, and when its cursor is below
+ * the log's tail (the log evicted those broadcasts' events to keep its own byte bound). Either way the trim
+ * drops oldest first, exactly as for the count, and the owed reload takes the newest dropped id (the log
+ * keeps ids of evicted broadcasts until their slot is reused).
+ *
  * Detached: a sink resumed from an id ahead of this replica does not read the log; the hub queues its
  * broadcasts (with merged ids, skipping those it had considered) until this replica catches up, then
  * attaches it at the log's head.
@@ -38,6 +44,9 @@ final class SinkBacklog {
 
     private static final Logger LOG = LoggerFactory.getLogger(SinkBacklog.class);
 
+    /** Event data after which a batch being taken stops (at least one event is always taken). */
+    static final long BATCH_BYTES = 64 * 1024;
+
     /** Before every mark: items put back at the front after a sink's Error, older than anything pending. */
     private static final long FRONT = Long.MIN_VALUE;
 
@@ -45,6 +54,7 @@ final class SinkBacklog {
 
     private final BroadcastLog log;
     private final int capacity;
+    private final long maxBytes;
     private final HubCounters counters;
     private final String user;
     /** Sized for an idle sink (most are): broadcasts come from the log, not from here; grows on demand. */
@@ -52,14 +62,22 @@ final class SinkBacklog {
 
     private volatile long cursor;
     private volatile int events;
+    /** Data bytes of the queued events (not of the broadcasts read from the log). */
+    private volatile long queuedBytes;
+
     private volatile boolean detached;
     private long owedDrops;
     private @Nullable String owedReloadId;
     private boolean stale;
 
     SinkBacklog(BroadcastLog log, int capacity, HubCounters counters, String user) {
+        this(log, capacity, Long.MAX_VALUE, counters, user);
+    }
+
+    SinkBacklog(BroadcastLog log, int capacity, long maxBytes, HubCounters counters, String user) {
         this.log = log;
         this.capacity = capacity;
+        this.maxBytes = maxBytes;
         this.counters = counters;
         this.user = user;
         this.cursor = log.head();
@@ -76,11 +94,42 @@ final class SinkBacklog {
         return pending(head) - capacity;
     }
 
+    /**
+     * Whether the overflow policy has work at log head {@code head}: events beyond the capacity, event data
+     * beyond the byte bound, or broadcasts whose events the log no longer holds.
+     */
+    boolean overBound(long head) {
+        return overBound(cursor, events, queuedBytes, head);
+    }
+
+    private boolean overBound(long at, int queued, long bytes, long head) {
+        long fromLog = detached ? 0 : Math.max(0, head - at);
+        if (fromLog + queued > capacity || (!detached && at < Math.min(log.tail(), head))) {
+            return true;
+        }
+        return fromLog + queued > 1 && pendingBytes(at, bytes, head) > maxBytes;
+    }
+
+    /** Event data pending from {@code at} with {@code bytes} queued; MAX_VALUE if the log moved on meanwhile. */
+    private long pendingBytes(long at, long bytes, long head) {
+        if (detached || at >= head) {
+            return bytes;
+        }
+        long fromLog = log.bytes(at, head);
+        return fromLog < 0 ? Long.MAX_VALUE : fromLog + bytes;
+    }
+
+    /** Event data pending at log head {@code head} (stats and tests). */
+    long pendingBytes(long head) {
+        return pendingBytes(cursor, queuedBytes, head);
+    }
+
     /** Queues a targeted event or a signal behind everything now in the log. */
     void add(Object item) {
         items.addLast(new Queued(log.head(), item));
-        if (item instanceof Delivery) {
+        if (item instanceof Delivery delivery) {
             events++;
+            queuedBytes += delivery.event().size();
         }
     }
 
@@ -122,22 +171,26 @@ final class SinkBacklog {
 
     /** One trim at {@code head}; false if the newest dropped broadcast's id could not be read any more. */
     private boolean trimOnce(long head) {
-        long excess = excess(head);
-        if (excess <= 0) {
+        if (!overBound(head)) {
             return true;
         }
         long at = cursor;
         int queued = events;
+        long bytes = queuedBytes;
         long dropped = 0;
         long newestFromLog = -1;
         @Nullable String newestQueued = null;
-        while (excess > 0) {
+        while (overBound(at, queued, bytes, head)) {
+            long fromLog = detached ? 0 : Math.max(0, head - at);
+            // Whole runs for the count and for evicted broadcasts; one at a time for the byte bound.
+            long excess =
+                    Math.max(1, Math.max(fromLog + queued - capacity, detached ? 0 : Math.min(log.tail(), head) - at));
             Queued first = items.peekFirst();
             if (first != null && (detached || first.mark() <= at)) {
                 items.pollFirst();
                 if (first.item() instanceof Delivery delivery) {
                     queued--;
-                    excess--;
+                    bytes -= delivery.event().size();
                     dropped++;
                     newestQueued = delivery.id();
                     newestFromLog = -1;
@@ -149,25 +202,27 @@ final class SinkBacklog {
                 // Broadcasts up to the next queued item (or the head): skipped at once, however many.
                 long limit = first == null ? head : Math.min(head, first.mark());
                 long skipped = Math.min(excess, limit - at);
+                if (skipped <= 0) {
+                    break; // nothing left to drop
+                }
                 at += skipped;
-                excess -= skipped;
                 dropped += skipped;
                 newestFromLog = at - 1;
             }
         }
         cursor = at;
         events = queued;
+        queuedBytes = bytes;
         @Nullable String newest = newestQueued;
         if (newestFromLog >= 0) {
-            Delivery delivery = log.get(newestFromLog);
-            newest = delivery == null ? null : delivery.id();
+            newest = log.id(newestFromLog);
         }
         owedDrops += dropped;
         if (newest != null) {
             owedReloadId = newest;
         }
         counters.dropped(DropReason.QUEUE_FULL, dropped);
-        return newest != null;
+        return newest != null || dropped == 0;
     }
 
     /**
@@ -178,8 +233,11 @@ final class SinkBacklog {
     int take(Object[] batch, int from, long head) {
         int taken = from;
         long at = cursor;
+        long batchBytes = 0;
         stale = false;
-        while (taken < batch.length) {
+        // A batch also stops at BATCH_BYTES of event data: taken events are held beyond the byte bound until
+        // handed over, so large ones go a few at a time.
+        while (taken < batch.length && batchBytes < BATCH_BYTES) {
             if (owedDrops > 0) {
                 batch[taken++] = owedReload();
                 continue;
@@ -192,11 +250,14 @@ final class SinkBacklog {
                     break;
                 }
                 batch[taken++] = delivery;
+                batchBytes += delivery.event().size();
                 at++;
             } else if (first != null) {
                 items.pollFirst();
-                if (first.item() instanceof Delivery) {
+                if (first.item() instanceof Delivery delivery) {
                     events--;
+                    queuedBytes -= delivery.event().size();
+                    batchBytes += delivery.event().size();
                 }
                 batch[taken++] = first.item();
             } else {
@@ -230,8 +291,9 @@ final class SinkBacklog {
     void putBack(Object[] batch, int from, int to) {
         for (int i = to - 1; i >= from; i--) {
             items.addFirst(new Queued(FRONT, batch[i]));
-            if (batch[i] instanceof Delivery) {
+            if (batch[i] instanceof Delivery delivery) {
                 events++;
+                queuedBytes += delivery.event().size();
             }
         }
     }
@@ -247,6 +309,7 @@ final class SinkBacklog {
         detached = true;
         items.clear();
         events = 0;
+        queuedBytes = 0;
         owedDrops = 0;
         owedReloadId = null;
         return pending;

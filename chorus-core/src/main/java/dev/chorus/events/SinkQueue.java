@@ -24,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * thread before it looks for work one last time, so no wake-up is lost and a busy sink costs no one
  * anything.
  *
- * Capacity counts events only. Reload and close signals bypass it: dropping one would turn a reported
- * loss into a silent one. They stay bounded all the same: a reload signalled right behind another (no
+ * Capacity counts events, and a byte bound their data (SinkBacklog); either applies the policy. Reload
+ * and close signals bypass both: dropping one would turn a reported loss into a silent one. They stay bounded all the same: a reload signalled right behind another (no
  * event between) replaces it (a reload's id is where the client stands after it, and the newer one covers
  * the older), so there is at most one reload per pending event, plus one.
  *
@@ -45,7 +45,8 @@ final class SinkQueue implements Registration {
 
     /**
      * Items the delivery thread takes per lock: fewer lock round trips under load. A sink blocked in a
-     * callback may thus hold up to this many taken items beyond its capacity.
+     * callback may thus hold up to this many taken items beyond its capacity (and up to 64 KiB plus one event
+     * of data beyond its byte bound: SinkBacklog.BATCH_BYTES).
      */
     static final int BATCH = 16;
 
@@ -64,6 +65,7 @@ final class SinkQueue implements Registration {
     final Identity identity;
     private final Sink sink;
     private final int capacity;
+    private final long maxBytes;
     private final OverflowPolicy policy;
     private final HubCounters counters;
     private final SinkBacklog backlog;
@@ -111,6 +113,7 @@ final class SinkQueue implements Registration {
             Sink sink,
             String registeredAt,
             int capacity,
+            long maxBytes,
             OverflowPolicy policy,
             HubCounters counters) {
         this.hub = hub;
@@ -121,7 +124,8 @@ final class SinkQueue implements Registration {
         this.capacity = capacity;
         this.policy = policy;
         this.counters = counters;
-        this.backlog = new SinkBacklog(log, capacity, counters, identity.userId());
+        this.backlog = new SinkBacklog(log, capacity, maxBytes, counters, identity.userId());
+        this.maxBytes = maxBytes;
         this.threadBuilder = Thread.ofVirtual().name("chorus-sink-" + identity.userId());
     }
 
@@ -173,7 +177,7 @@ final class SinkQueue implements Registration {
 
     /** Under DISCONNECT, closes the sink if it fell more than its capacity behind at {@code head}. */
     void disconnectIfBehind(long head) {
-        if (!open || backlog.excess(head) <= 0) {
+        if (!open || !backlog.overBound(head)) {
             return;
         }
         synchronized (this) {
@@ -196,7 +200,7 @@ final class SinkQueue implements Registration {
      * the sink when it is over capacity (returns false then; call {@link #disconnected} after the lock).
      */
     private boolean applyPolicy(long head) {
-        if (backlog.excess(head) <= 0) {
+        if (!backlog.overBound(head)) {
             return true;
         }
         if (policy == OverflowPolicy.DROP_OLDEST) {
@@ -204,7 +208,8 @@ final class SinkQueue implements Registration {
             return true;
         }
         closeLocked(
-                "the client fell " + capacity + " events behind; disconnected by the DISCONNECT overflow policy",
+                "the client fell " + capacity + " events behind (or past " + maxBytes + " bytes of pending events);"
+                        + " disconnected by the DISCONNECT overflow policy",
                 DropReason.SINK_DISCONNECTED,
                 true);
         return false;
@@ -212,7 +217,11 @@ final class SinkQueue implements Registration {
 
     /** After a disconnect, outside the sink lock: the thread hands the sink its close signal. */
     private void disconnected() {
-        LOG.warn("Sink of {} disconnected: it fell {} events behind", identity, capacity);
+        LOG.warn(
+                "Sink of {} disconnected: it fell {} events behind (or past {} bytes of pending events)",
+                identity,
+                capacity,
+                maxBytes);
         hub.unregister(this);
         wake();
     }

@@ -1,5 +1,6 @@
 package dev.chorus.internal;
 
+import dev.chorus.ChorusConfig;
 import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
@@ -38,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *            which envelopes reach both the local subscribers and the transport's send queue. transmit()
  *            must therefore only enqueue, never wait for I/O.
  *  receive:  received(bytes) -> decode (rejections counted, logged once per reason) -> own echoes and
- *            transport kinds (CANARY, CONTROL) diverted -> one bounded queue per subscription.
+ *            transport kinds (CANARY, CONTROL) diverted -> one queue per subscription, bounded in envelopes
+ *            and in payload bytes (CHORUS_RECEIVE_QUEUE_BYTES); over either, dropped with a Missed signal.
  *  health:   connectionLost / connectionRestored drive HEALTHY <-> DEGRADED, the ERROR-once / INFO-on-
  *            recovery logging, the connectivity events and the RECONNECTED signal to every subscription.
  */
@@ -56,6 +58,7 @@ public abstract class AbstractBackplane implements Backplane {
     private final EnvelopeCodec codec;
     private final Clock clock;
     private final int subscriptionCapacity;
+    private final long subscriptionBytes;
     private final Object publishLock = new Object();
     private final Sequencer sequencer = new Sequencer();
     private final BackplaneCounters counters = new BackplaneCounters();
@@ -77,6 +80,25 @@ public abstract class AbstractBackplane implements Backplane {
      */
     protected AbstractBackplane(
             String backend, ReplicaId replica, EnvelopeCodec codec, Clock clock, int subscriptionCapacity) {
+        this(backend, replica, codec, clock, subscriptionCapacity, ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES);
+    }
+
+    /**
+     * @param backend the transport's name in logs and health, for example {@code redis}
+     * @param replica this replica
+     * @param codec the codec of this cluster (name, secret, size limit)
+     * @param clock the clock for timestamps and events
+     * @param subscriptionCapacity envelopes each subscription may have queued before dropping
+     * @param subscriptionBytes payload bytes each subscription may have queued before dropping
+     */
+    protected AbstractBackplane(
+            String backend,
+            ReplicaId replica,
+            EnvelopeCodec codec,
+            Clock clock,
+            int subscriptionCapacity,
+            long subscriptionBytes) {
+        this.subscriptionBytes = Checks.positive("receive queue bytes", subscriptionBytes);
         this.backend = Objects.requireNonNull(backend, "backend");
         this.replica = Objects.requireNonNull(replica, "replica");
         this.codec = Objects.requireNonNull(codec, "codec");
@@ -366,7 +388,13 @@ public abstract class AbstractBackplane implements Backplane {
                 subscriptions.computeIfAbsent(topic, t -> new CopyOnWriteArrayList<>());
         TopicSubscription[] holder = new TopicSubscription[1];
         holder[0] = new TopicSubscription(
-                topic, subscriber, subscriptionCapacity, clock, counters, () -> subs.remove(holder[0]));
+                topic,
+                subscriber,
+                subscriptionCapacity,
+                subscriptionBytes,
+                clock,
+                counters,
+                () -> subs.remove(holder[0]));
         subs.add(holder[0]);
         return holder[0];
     }

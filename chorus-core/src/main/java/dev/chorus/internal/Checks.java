@@ -25,4 +25,12 @@ public final class Checks {
         }
         return value;
     }
+
+    /** {@code value} if it is at least 1; otherwise a {@link ChorusException} naming {@code name}. */
+    public static long positive(String name, long value) {
+        if (value < 1) {
+            throw new ChorusException(name + " must be positive, was " + value);
+        }
+        return value;
+    }
 }

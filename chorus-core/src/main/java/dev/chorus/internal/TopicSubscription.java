@@ -1,5 +1,6 @@
 package dev.chorus.internal;
 
+import dev.chorus.ChorusConfig;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
@@ -9,16 +10,18 @@ import java.util.Queue;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /*
  * One subscriber's bounded delivery queue. Producers (transport threads, publishers) only enqueue; one
  * virtual thread at a time drains, so the subscriber is never called concurrently and sees each origin's
- * envelopes in order. When the queue is full the envelope is dropped and, once per overflow episode, an
- * OVERFLOW marker is queued past the capacity: it sits after every envelope accepted before the drop and
- * before every envelope accepted after it, so the subscriber hears of the loss exactly where it happened,
- * and sequence tracking restarts from there instead of reporting the same loss a second time as a gap.
+ * envelopes in order. When the queue is full (in envelopes, or in payload bytes: CHORUS_RECEIVE_QUEUE_BYTES)
+ * the envelope is dropped and, once per overflow episode, an OVERFLOW marker is queued past the capacity:
+ * it sits after every envelope accepted before the drop and before every envelope accepted after it, so
+ * the subscriber hears of the loss exactly where it happened, and sequence tracking restarts from there
+ * instead of reporting the same loss a second time as a gap. One envelope always fits, however large.
  */
 
 /** A subscription's queue, sequence tracking and delivery thread. */
@@ -31,6 +34,7 @@ final class TopicSubscription implements Subscription {
     private final String topic;
     private final Subscriber subscriber;
     private final int capacity;
+    private final long maxBytes;
     private final Clock clock;
     private final BackplaneCounters counters;
     private final Runnable onClose;
@@ -39,6 +43,9 @@ final class TopicSubscription implements Subscription {
 
     private final Queue<Object> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
+    /** Payload bytes of the envelopes queued. */
+    private final AtomicLong bytes = new AtomicLong();
+
     private final AtomicBoolean scheduled = new AtomicBoolean();
     private final AtomicBoolean overflowOwed = new AtomicBoolean();
     private final AtomicBoolean closed = new AtomicBoolean();
@@ -49,12 +56,14 @@ final class TopicSubscription implements Subscription {
             String topic,
             Subscriber subscriber,
             int capacity,
+            long maxBytes,
             Clock clock,
             BackplaneCounters counters,
             Runnable onClose) {
         this.topic = topic;
         this.subscriber = subscriber;
         this.capacity = capacity;
+        this.maxBytes = maxBytes;
         this.clock = clock;
         this.counters = counters;
         this.onClose = onClose;
@@ -69,15 +78,22 @@ final class TopicSubscription implements Subscription {
         if (closed.get()) {
             return;
         }
-        if (size.incrementAndGet() > capacity) {
+        int weight = envelope.payloadSize();
+        long queuedBytes = bytes.addAndGet(weight);
+        // One envelope always fits, however large: the byte bound must not starve a subscriber.
+        boolean overBytes = queuedBytes > maxBytes && queuedBytes > weight;
+        if (size.incrementAndGet() > capacity || overBytes) {
             size.decrementAndGet();
+            bytes.addAndGet(-weight);
             counters.overflowDrops.increment();
             if (overflowOwed.compareAndSet(false, true)) {
                 LOG.warn(
-                        "Subscriber of topic '{}' is {} envelopes behind; dropping envelopes until it catches up"
-                                + " (it will be told messages were missed)",
+                        "Subscriber of topic '{}' is {} envelopes or {} bytes ({}) behind; dropping envelopes until"
+                                + " it catches up (it will be told messages were missed)",
                         topic,
-                        capacity);
+                        capacity,
+                        maxBytes,
+                        ChorusConfig.RECEIVE_QUEUE_BYTES);
                 size.incrementAndGet();
                 queue.add(OVERFLOW_MARKER);
                 schedule();
@@ -118,10 +134,11 @@ final class TopicSubscription implements Subscription {
                     signal(new Missed(
                             Missed.Cause.OVERFLOW,
                             null,
-                            "the delivery queue of topic '" + topic + "' overflowed at " + capacity
-                                    + " envelopes and dropped some",
+                            "the delivery queue of topic '" + topic + "' overflowed at " + capacity + " envelopes or "
+                                    + maxBytes + " bytes and dropped some",
                             clock.instant()));
                 } else if (item instanceof Envelope envelope) {
+                    bytes.addAndGet(-envelope.payloadSize());
                     deliver(envelope);
                 } else {
                     Missed missed = (Missed) item;
@@ -187,6 +204,7 @@ final class TopicSubscription implements Subscription {
     public void close() {
         if (closed.compareAndSet(false, true)) {
             queue.clear();
+            bytes.set(0);
             onClose.run();
         }
     }

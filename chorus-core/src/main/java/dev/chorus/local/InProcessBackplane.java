@@ -16,8 +16,9 @@ final class InProcessBackplane extends AbstractBackplane {
 
     private final LocalCluster cluster;
 
-    InProcessBackplane(LocalCluster cluster, ReplicaId replica, EnvelopeCodec codec, Clock clock, int capacity) {
-        super("inprocess", replica, codec, clock, capacity);
+    InProcessBackplane(
+            LocalCluster cluster, ReplicaId replica, EnvelopeCodec codec, Clock clock, int capacity, long bytes) {
+        super("inprocess", replica, codec, clock, capacity, bytes);
         this.cluster = cluster;
     }
 

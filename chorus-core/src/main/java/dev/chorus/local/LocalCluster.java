@@ -39,6 +39,7 @@ public final class LocalCluster {
     private final Clock clock;
     private final LongSupplier nanoTime;
     private final int subscriptionCapacity;
+    private final long subscriptionBytes;
     private final List<InProcessBackplane> backplanes = new CopyOnWriteArrayList<>();
     private final Map<ReplicaId, Boolean> isolated = new ConcurrentHashMap<>();
     private final Map<ReplicaId, AtomicInteger> drops = new ConcurrentHashMap<>();
@@ -52,6 +53,7 @@ public final class LocalCluster {
         this.clock = builder.clock;
         this.nanoTime = builder.nanoTime;
         this.subscriptionCapacity = builder.subscriptionCapacity;
+        this.subscriptionBytes = builder.subscriptionBytes;
         this.membership = new LocalMembershipHub(clock);
         this.leases = new LocalLeaseStore(clock, nanoTime);
     }
@@ -97,7 +99,8 @@ public final class LocalCluster {
                 .secret(replicaSecret)
                 .maxBytes(maxEnvelopeBytes)
                 .build();
-        InProcessBackplane backplane = new InProcessBackplane(this, replica, codec, clock, subscriptionCapacity);
+        InProcessBackplane backplane =
+                new InProcessBackplane(this, replica, codec, clock, subscriptionCapacity, subscriptionBytes);
         backplanes.add(backplane);
         backplane.start();
         Member member = new Member(replica, version, clock.instant(), clock.instant(), attributes);
@@ -234,6 +237,7 @@ public final class LocalCluster {
         private Clock clock = Clock.systemUTC();
         private LongSupplier nanoTime = System::nanoTime;
         private int subscriptionCapacity = AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY;
+        private long subscriptionBytes = dev.chorus.ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES;
 
         private Builder(String name) {
             this.name = Objects.requireNonNull(name, "name");
@@ -266,6 +270,12 @@ public final class LocalCluster {
         /** Envelopes each subscription may have queued before dropping. */
         public Builder subscriptionCapacity(int subscriptionCapacity) {
             this.subscriptionCapacity = subscriptionCapacity;
+            return this;
+        }
+
+        /** Payload bytes each subscription may have waiting before envelopes are dropped (default 32 MiB). */
+        public Builder subscriptionBytes(long subscriptionBytes) {
+            this.subscriptionBytes = dev.chorus.internal.Checks.positive("subscriptionBytes", subscriptionBytes);
             return this;
         }
 

@@ -31,7 +31,14 @@ class EventHubSinkQueueTest {
     /** A queue whose sink is stuck in its first event, "held". */
     private SinkQueue stalledQueue(int capacity) throws InterruptedException {
         SinkQueue queue = new SinkQueue(
-                hub, Identity.of("slow"), sink, "registered", capacity, OverflowPolicy.DROP_OLDEST, counters);
+                hub,
+                Identity.of("slow"),
+                sink,
+                "registered",
+                capacity,
+                Long.MAX_VALUE,
+                OverflowPolicy.DROP_OLDEST,
+                counters);
         queue.offer(new Delivery("held", EVENT));
         assertThat(sink.entered.await(10, TimeUnit.SECONDS)).isTrue();
         return queue;

@@ -10,8 +10,10 @@ import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
+import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
+import dev.chorus.internal.SendQueue;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
@@ -31,7 +33,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
@@ -124,7 +125,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
     private final Builder config;
     private final JChannel channel;
     private final @Nullable DISCARD discard;
-    private final LinkedBlockingQueue<Outgoing> queue;
+    private final SendQueue<Outgoing> queue;
     private final CountDownLatch connected = new CountDownLatch(1);
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final FailureLog sendFailures = new FailureLog(LOG);
@@ -165,9 +166,10 @@ public final class JGroupsBackplane extends AbstractBackplane {
                         .maxBytes(b.maxEnvelopeBytes)
                         .build(),
                 b.clock,
-                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
+                b.receiveQueueBytes);
         this.config = b;
-        this.queue = new LinkedBlockingQueue<>(b.sendQueueCapacity);
+        this.queue = new SendQueue<>(b.sendQueueCapacity, b.sendQueueBytes, o -> o.bytes().length);
         this.expectedPeers = b.discovery == Discovery.TCP ? countOtherPeers(b) : 0;
         List<Protocol> stack = stack(b);
         this.discard = b.faultInjection ? (DISCARD) stack.get(1) : null;
@@ -254,6 +256,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
                 .port(config.clusterPort())
                 .secret(config.clusterSecret().orElse(null))
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
+                .sendQueueBytes(config.sendQueueBytes())
+                .receiveQueueBytes(config.receiveQueueBytes())
                 .build();
     }
 
@@ -504,6 +508,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
         details.put("encrypted", config.secret != null);
         details.put("view", v == null ? "none" : v.toString());
         details.put("members", v == null ? 0 : v.size());
+        details.put("sendQueue", queue.size());
+        details.put("sendQueueBytes", queue.bytes());
         String refusal = lastRefusal;
         if (refusal != null) {
             details.put("lastRefusal", refusal);
@@ -521,7 +527,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
         CompletableFuture<Void> sent = new CompletableFuture<>();
         if (!queue.offer(new Outgoing(bytes, sent, false))) {
             sent.completeExceptionally(new PublishFailedException(
-                    "The JGroups send queue is full (" + queue.size() + " envelopes waiting): the other members"
+                    "The JGroups send queue is full (" + queue.refusal(bytes.length) + "): the other members"
                             + " receive slower than this replica publishes. The message reached this replica's"
                             + " subscribers; other replicas will see the gap and repair.",
                     null));
@@ -708,6 +714,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
         private Duration mergeMax = Duration.ofSeconds(30);
         private Duration joinTimeout = Duration.ofSeconds(2);
         private int sendQueueCapacity = DEFAULT_SEND_QUEUE_CAPACITY;
+        private long sendQueueBytes = ChorusConfig.DEFAULT_SEND_QUEUE_BYTES;
+        private long receiveQueueBytes = ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES;
         private boolean faultInjection;
         private int wireVersion = WIRE_VERSION;
         private String version = ChorusVersion.current();
@@ -818,6 +826,24 @@ public final class JGroupsBackplane extends AbstractBackplane {
         /** Envelopes that may wait for the sender before publishes fail. */
         public Builder sendQueueCapacity(int capacity) {
             this.sendQueueCapacity = capacity;
+            return this;
+        }
+
+        /**
+         * Bytes of envelopes that may wait for the sender before publishes fail (default 32 MiB,
+         * {@value ChorusConfig#SEND_QUEUE_BYTES}).
+         */
+        public Builder sendQueueBytes(long bytes) {
+            this.sendQueueBytes = Checks.positive("sendQueueBytes", bytes);
+            return this;
+        }
+
+        /**
+         * Payload bytes each subscription may have waiting before envelopes are dropped with a Missed signal
+         * (default 32 MiB, {@value ChorusConfig#RECEIVE_QUEUE_BYTES}).
+         */
+        public Builder receiveQueueBytes(long bytes) {
+            this.receiveQueueBytes = Checks.positive("receiveQueueBytes", bytes);
             return this;
         }
 

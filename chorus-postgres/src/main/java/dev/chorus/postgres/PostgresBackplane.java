@@ -120,7 +120,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                         .maxBytes(b.maxEnvelopeBytes)
                         .build(),
                 b.clock,
-                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
+                b.receiveQueueBytes);
         this.database = b.database;
         this.channel = b.channel;
         this.transactionalPublish = b.transactionalPublish;
@@ -174,6 +175,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 b.relayOutbox,
                 b.outboxPollInterval,
                 b.publishQueueCapacity,
+                b.sendQueueBytes,
                 b.backoff);
         this.outbox = new OutboxConnection.Target() {
             @Override
@@ -248,6 +250,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 .channel(config.channel())
                 .secret(config.clusterSecret().orElse(null))
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
+                .sendQueueBytes(config.sendQueueBytes())
+                .receiveQueueBytes(config.receiveQueueBytes())
                 .build();
     }
 
@@ -557,6 +561,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         details.put("notificationQueueUsage", queueUsage);
         details.put("publishQueue", publisher.queued());
         details.put("spill", receiver.stats());
+        details.put("publishQueueBytes", publisher.queuedBytes());
         long ping = listener.lastPingNanos();
         if (ping >= 0) {
             details.put("listenerPingMicros", ping / 1000);
@@ -601,6 +606,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private int spillFetchQueueCapacity = DEFAULT_SPILL_FETCH_QUEUE_CAPACITY;
         private int spillFetchRate = DEFAULT_SPILL_FETCH_RATE;
         private Duration spillFetchTimeout = DEFAULT_SPILL_FETCH_TIMEOUT;
+        private long sendQueueBytes = ChorusConfig.DEFAULT_SEND_QUEUE_BYTES;
+        private long receiveQueueBytes = ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES;
         private Backoff backoff = Backoff.defaults();
         private Clock clock = Clock.systemUTC();
 
@@ -703,6 +710,24 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
             this.spillFetchQueueCapacity = Checks.positive("spill fetch queue capacity", queueCapacity);
             this.spillFetchRate = Checks.positive("spill fetch rate", perSecond);
             this.spillFetchTimeout = Checks.positive("spill fetch timeout", timeout);
+            return this;
+        }
+
+        /**
+         * Bytes of envelopes that may wait for the publisher before publishes fail (default 32 MiB,
+         * {@value ChorusConfig#SEND_QUEUE_BYTES}).
+         */
+        public Builder sendQueueBytes(long bytes) {
+            this.sendQueueBytes = Checks.positive("sendQueueBytes", bytes);
+            return this;
+        }
+
+        /**
+         * Payload bytes each subscription may have waiting before envelopes are dropped with a Missed signal
+         * (default 32 MiB, {@value ChorusConfig#RECEIVE_QUEUE_BYTES}).
+         */
+        public Builder receiveQueueBytes(long bytes) {
+            this.receiveQueueBytes = Checks.positive("receiveQueueBytes", bytes);
             return this;
         }
 

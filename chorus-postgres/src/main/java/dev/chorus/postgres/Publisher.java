@@ -4,6 +4,7 @@ import dev.chorus.Backoff;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.SendQueue;
 import dev.chorus.postgres.NotificationPayloads.Piece;
 import java.sql.Array;
 import java.sql.Connection;
@@ -18,7 +19,6 @@ import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
 import org.jspecify.annotations.Nullable;
@@ -103,7 +103,7 @@ final class Publisher implements AutoCloseable {
     private final boolean relay;
     private final long outboxPollNanos;
     private final Backoff backoff;
-    private final LinkedBlockingQueue<Outgoing> queue;
+    private final SendQueue<Outgoing> queue;
     private final FailureLog failures = new FailureLog(LOG);
     private final CountDownLatch closed = new CountDownLatch(1);
     private final String schema;
@@ -134,6 +134,7 @@ final class Publisher implements AutoCloseable {
             boolean relay,
             Duration outboxPollInterval,
             int capacity,
+            long maxBytes,
             Backoff backoff) {
         this.database = database;
         this.channel = channel;
@@ -143,7 +144,7 @@ final class Publisher implements AutoCloseable {
         this.relay = relay;
         this.outboxPollNanos = outboxPollInterval.toNanos();
         this.backoff = backoff;
-        this.queue = new LinkedBlockingQueue<>(capacity);
+        this.queue = new SendQueue<>(capacity, maxBytes, o -> o.envelope().length);
         this.schema = database.schema();
         this.notifySql = "SELECT count(pg_notify(?, p)) FROM unnest(?::text[]) AS p";
         // "turn" runs once, before any row is taken; a relay without the turn deletes nothing and learns so from
@@ -178,7 +179,7 @@ final class Publisher implements AutoCloseable {
         if (!queue.offer(new Outgoing(envelope, sent))) {
             sent.completeExceptionally(new PublishFailedException(
                     "The PostgreSQL publish queue is full ("
-                            + queue.size() + " envelopes waiting): PostgreSQL is unreachable or slower than the publish"
+                            + queue.refusal(envelope.length) + "): PostgreSQL is unreachable or slower than the publish"
                             + " rate. Other replicas will see the gap and repair.",
                     null));
         }
@@ -206,6 +207,11 @@ final class Publisher implements AutoCloseable {
     /** Envelopes waiting to be sent. */
     int queued() {
         return queue.size();
+    }
+
+    /** Bytes of envelopes waiting to be sent. */
+    long queuedBytes() {
+        return queue.bytes();
     }
 
     private void run() {

@@ -9,6 +9,7 @@ import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
+import dev.chorus.internal.SendQueue;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
@@ -30,7 +31,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -110,7 +110,7 @@ public final class RedisBackplane extends AbstractBackplane {
     private final Duration pingInterval;
     private final Duration pingTimeout;
     private final int maxInFlight;
-    private final LinkedBlockingQueue<Outgoing> queue;
+    private final SendQueue<Outgoing> queue;
     private final Semaphore inFlight;
     private final CountDownLatch closed = new CountDownLatch(1);
     private final FrameCodec frameCodec;
@@ -138,7 +138,8 @@ public final class RedisBackplane extends AbstractBackplane {
                         .maxBytes(b.maxEnvelopeBytes)
                         .build(),
                 b.clock,
-                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
+                b.receiveQueueBytes);
         this.redis = b.redis;
         this.channelName = redis.key("bp");
         this.channel = channelName.getBytes(StandardCharsets.UTF_8);
@@ -148,7 +149,7 @@ public final class RedisBackplane extends AbstractBackplane {
         this.pingInterval = b.pingInterval;
         this.pingTimeout = b.pingTimeout;
         this.maxInFlight = b.maxInFlight;
-        this.queue = new LinkedBlockingQueue<>(b.publishQueueCapacity);
+        this.queue = new SendQueue<>(b.publishQueueCapacity, b.sendQueueBytes, o -> o.envelope().length);
         this.inFlight = new Semaphore(b.maxInFlight);
         this.frameCodec = new FrameCodec(b.maxEnvelopeBytes);
         redis.guardSubscriptions(frameCodec.maxFrameBytes(), this::announcedTooLarge);
@@ -184,6 +185,8 @@ public final class RedisBackplane extends AbstractBackplane {
                 .replica(replica)
                 .secret(config.clusterSecret().orElse(null))
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
+                .sendQueueBytes(config.sendQueueBytes())
+                .receiveQueueBytes(config.receiveQueueBytes())
                 .build();
     }
 
@@ -202,9 +205,8 @@ public final class RedisBackplane extends AbstractBackplane {
         } else {
             queueFullRejections.increment();
             sent.completeExceptionally(new PublishFailedException(
-                    "The Redis publish queue is full ("
-                            + queue.size() + " envelopes waiting, " + maxInFlight + " PUBLISH in flight): Redis at "
-                            + redis.describe()
+                    "The Redis publish queue is full (" + queue.refusal(bytes.length) + ", " + maxInFlight
+                            + " PUBLISH in flight): Redis at " + redis.describe()
                             + " is unreachable or slower than the publish rate. The message reached this"
                             + " replica's subscribers; other replicas will see the gap and repair.",
                     null));
@@ -574,6 +576,7 @@ public final class RedisBackplane extends AbstractBackplane {
         details.put("redis", redis.describe());
         details.put("channel", channelName);
         details.put("publishQueue", queue.size());
+        details.put("publishQueueBytes", queue.bytes());
         details.put("publishInFlight", maxInFlight - inFlight.availablePermits());
         details.put("publishQueueFullRejections", queueFullRejections.sum());
         long canary = lastCanaryRoundTripNanos;
@@ -650,6 +653,8 @@ public final class RedisBackplane extends AbstractBackplane {
         private Duration pingTimeout = DEFAULT_PING_TIMEOUT;
         private int maxInFlight = DEFAULT_MAX_IN_FLIGHT;
         private int publishQueueCapacity = DEFAULT_PUBLISH_QUEUE_CAPACITY;
+        private long sendQueueBytes = ChorusConfig.DEFAULT_SEND_QUEUE_BYTES;
+        private long receiveQueueBytes = ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES;
         private Backoff backoff = Backoff.defaults();
         private Clock clock = Clock.systemUTC();
 
@@ -698,6 +703,24 @@ public final class RedisBackplane extends AbstractBackplane {
         /** Envelopes that may wait for the publisher before publishes fail; 100,000 by default. */
         public Builder publishQueueCapacity(int capacity) {
             this.publishQueueCapacity = Checks.positive("publishQueueCapacity", capacity);
+            return this;
+        }
+
+        /**
+         * Bytes of envelopes that may wait for the publisher before publishes fail (default 32 MiB,
+         * {@value ChorusConfig#SEND_QUEUE_BYTES}).
+         */
+        public Builder sendQueueBytes(long bytes) {
+            this.sendQueueBytes = Checks.positive("sendQueueBytes", bytes);
+            return this;
+        }
+
+        /**
+         * Payload bytes each subscription may have waiting before envelopes are dropped with a Missed signal
+         * (default 32 MiB, {@value ChorusConfig#RECEIVE_QUEUE_BYTES}).
+         */
+        public Builder receiveQueueBytes(long bytes) {
+            this.receiveQueueBytes = Checks.positive("receiveQueueBytes", bytes);
             return this;
         }
 

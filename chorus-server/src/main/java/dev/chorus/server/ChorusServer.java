@@ -159,8 +159,10 @@ public final class ChorusServer implements AutoCloseable {
             Leases leases;
             switch (chorus.backplane()) {
                 case INPROCESS -> {
-                    LocalCluster.LocalReplica local =
-                            LocalCluster.create(chorus.channel()).join(replica, ChorusVersion.current(), attributes);
+                    LocalCluster.LocalReplica local = LocalCluster.builder(chorus.channel())
+                            .subscriptionBytes(chorus.receiveQueueBytes())
+                            .build()
+                            .join(replica, ChorusVersion.current(), attributes);
                     closeables.push(local);
                     backplane = local.backplane();
                     leases = local.leases();
@@ -216,10 +218,11 @@ public final class ChorusServer implements AutoCloseable {
             ReplicatedCache<String, Resource> cache = ReplicatedCache.<String, Resource>builder(
                             backplane, RESOURCE_CACHE, KeyCodec.strings())
                     .config(chorus)
+                    .weigher(resource -> resource.body().length)
                     .membership(membership)
                     .build();
             closeables.push(cache);
-            EventHub hub = EventHub.builder(backplane).build();
+            EventHub hub = EventHub.builder(backplane).config(chorus).build();
             closeables.push(hub);
 
             // Trailing content after a JSON document is a client's mistake (400), never silently dropped.

@@ -54,6 +54,10 @@ public final class ServerMetrics implements AutoCloseable {
         eventCounter(hub, "resumes.served", EventHubStats::resumesServed);
         eventCounter(hub, "resumes.refused", EventHubStats::resumesRefused);
         eventCounter(hub, "gaps", EventHubStats::gapsDetected);
+        eventCounter(hub, "history.evicted", EventHubStats::historyEvicted);
+        Gauge.builder("chorus.events.history.bytes", hub, h -> h.stats().historyBytes())
+                .description("bytes of event data kept for resumes")
+                .register(registry);
         for (DropReason reason : DropReason.values()) {
             FunctionCounter.builder("chorus.events.dropped", hub, h -> h.stats().dropped(reason))
                     .tag("reason", reason.name().toLowerCase(java.util.Locale.ROOT))

@@ -42,14 +42,17 @@ final class ServerProcess implements AutoCloseable {
 
     /** Starts {@link Main} on this JVM's class path, on a free loopback port, with {@code env} added. */
     static ServerProcess start(String name, Map<String, String> env) throws IOException {
+        return start(name, env, List.of("-Xmx256m"));
+    }
+
+    /** Starts {@link Main} like {@link #start(String, Map)}, with {@code jvmOptions} (a heap size, say). */
+    static ServerProcess start(String name, Map<String, String> env, List<String> jvmOptions) throws IOException {
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
-        List<String> command = List.of(
-                java.toString(),
-                "-Xmx256m",
-                "-XX:TieredStopAtLevel=1",
-                "-cp",
-                System.getProperty("java.class.path"),
-                Main.class.getName());
+        List<String> command = new ArrayList<>();
+        command.add(java.toString());
+        command.addAll(jvmOptions);
+        command.addAll(
+                List.of("-XX:TieredStopAtLevel=1", "-cp", System.getProperty("java.class.path"), Main.class.getName()));
         return start(name, command, null, env);
     }
 
