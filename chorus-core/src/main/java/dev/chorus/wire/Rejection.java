@@ -12,6 +12,11 @@ public enum Rejection {
     TOO_LARGE,
     /** The envelope belongs to another cluster (channel) that happens to share the transport. */
     FOREIGN_CLUSTER,
+    /**
+     * A signed envelope stamped outside the receiver's replay window (past or future), or from an epoch of its
+     * origin that a newer epoch has replaced: a recording replayed, or a sender whose clock is wrong.
+     */
+    REPLAYED,
     /** Anything else: not a Chorus envelope at all, bad lengths, invalid UTF-8, unknown kind, trailing bytes. */
     MALFORMED
 }

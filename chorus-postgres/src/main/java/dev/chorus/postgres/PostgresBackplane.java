@@ -10,6 +10,7 @@ import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
+import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
@@ -112,7 +113,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                         .maxBytes(b.maxEnvelopeBytes)
                         .build(),
                 b.clock,
-                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY);
+                AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
+                b.replayWindow);
         this.database = b.database;
         this.channel = b.channel;
         this.transactionalPublish = b.transactionalPublish;
@@ -211,6 +213,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 .replica(replica)
                 .channel(config.channel())
                 .secret(config.clusterSecret().orElse(null))
+                .allowUnsigned(config.allowUnsigned())
+                .replayWindow(config.replayWindow())
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
                 .build();
     }
@@ -579,6 +583,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private ReplicaId replica = ReplicaId.random();
         private String channel = DEFAULT_CHANNEL;
         private @Nullable Secret secret;
+        private boolean allowUnsigned;
+        private Duration replayWindow = ChorusConfig.DEFAULT_REPLAY_WINDOW;
         private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
         private TransactionalPublish transactionalPublish = TransactionalPublish.OUTBOX;
         private boolean relayOutbox = true;
@@ -620,6 +626,29 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         /** Signs every envelope with this secret and requires signatures on every received one. */
         public Builder secret(@Nullable Secret secret) {
             this.secret = secret;
+            return this;
+        }
+
+        /**
+         * Runs without a cluster secret, so anyone who can publish on the channel can inject messages; without
+         * this (or a secret) {@link #build()} refuses. Logged at WARN and shown in health.
+         */
+        public Builder allowUnsigned() {
+            return allowUnsigned(true);
+        }
+
+        /** Whether this backplane may run without a cluster secret ({@code CHORUS_ALLOW_UNSIGNED}). */
+        public Builder allowUnsigned(boolean allowUnsigned) {
+            this.allowUnsigned = allowUnsigned;
+            return this;
+        }
+
+        /**
+         * How far a received signed envelope's timestamp may be from this replica's clock before it is
+         * refused as a replay; {@link ChorusConfig#DEFAULT_REPLAY_WINDOW} by default.
+         */
+        public Builder replayWindow(Duration replayWindow) {
+            this.replayWindow = Checks.positive("replayWindow", replayWindow);
             return this;
         }
 
@@ -697,6 +726,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
 
         /** Starts the backplane; it connects in the background and reports DEGRADED until it listens. */
         public PostgresBackplane build() {
+            WireSecurity.requireSecret("postgres", secret, allowUnsigned);
             return new PostgresBackplane(this);
         }
     }
