@@ -151,8 +151,10 @@ class RedisBackplaneIT {
                 "t",
                 Map.of(),
                 "not for you".getBytes(StandardCharsets.UTF_8));
-        byte[] frame =
-                Frames.pack(List.of(EnvelopeCodec.forCluster("someone-else").encode(foreign)));
+        byte[] frame = Frames.pack(List.of(EnvelopeCodec.builder("someone-else")
+                .secret(TestSecrets.SECRET)
+                .build()
+                .encode(foreign)));
 
         try (RespClient client = owned.client()) {
             client.send(
