@@ -459,11 +459,15 @@ public abstract class BackplaneCompatibilityKit {
         Recorder onLate = Recorder.on(late, "t");
         Recorder onFresh = Recorder.on(fresh, "t");
         ReplicaId forger = ReplicaId.random("forger");
-        waiting().until(() -> {
-            injector.get().inject(codec.encode(forged(a.cluster(), forger, Clock.systemUTC(), Recorder.MARKER)));
-            injector.get().inject(codec.encode(forged(a.cluster(), forger, ahead, Recorder.MARKER)));
-            return onLate.sawMarker() && onFresh.sawMarker();
-        });
+        // Two replicas just joined: a mesh may take a while under load to carry the sender's traffic to both.
+        await().atMost(patience().multipliedBy(2))
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> {
+                    injector.get()
+                            .inject(codec.encode(forged(a.cluster(), forger, Clock.systemUTC(), Recorder.MARKER)));
+                    injector.get().inject(codec.encode(forged(a.cluster(), forger, ahead, Recorder.MARKER)));
+                    return onLate.sawMarker() && onFresh.sawMarker();
+                });
         long replayedBefore = late.stats().rejected().get(Rejection.REPLAYED);
 
         injector.get().inject(recording);
