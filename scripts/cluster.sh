@@ -48,6 +48,8 @@ cluster_start_replica() { # index
     export DATABASE_URL="$DB_URL" CHORUS_CHANNEL="$CHANNEL" CHORUS_STORAGE_SCHEMA="$SCHEMA" CHORUS_DRAIN_DELAY="$DRAIN_DELAY"
     export CHORUS_CLIENTS_FILE="$dir/clients.json" CHORUS_MAX_INSTANCES="${CHORUS_MAX_INSTANCES:-$REPLICAS}"
     [[ -f "$dir/key.pem" ]] && export CHORUS_JWT_PRIVATE_KEY_FILE="$dir/key.pem"
+    # One secret per cluster, shared by its replicas: networked backplanes refuse to run unsigned.
+    CHORUS_CLUSTER_SECRET=$(cat "$dir/cluster.secret") && export CHORUS_CLUSTER_SECRET
     [[ "$BACKPLANE" == redis ]] && export REDIS_URL="$REDIS"
     nohup java ${CHORUS_JAVA_OPTS:--Xmx256m} -jar "$PWD/chorus-server/target/chorus-server.jar" \
       >"$dir/replica-$i.log" 2>&1 &
@@ -166,6 +168,7 @@ cluster_up() {
     "$hash" >"$dir/clients.json"
   printf %s "$secret" >"$dir/demo.secret"
   chmod 600 "$dir/demo.secret"
+  (umask 077 && printf %s "${CHORUS_CLUSTER_SECRET:-$(openssl rand -base64 32)}" >"$dir/cluster.secret")
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$dir/key.pem" 2>/dev/null \
     || chorus_log "openssl could not make a key: each replica generates its own (tokens valid on one replica only)"
   cat >"$dir/cluster.env" <<ENV

@@ -72,6 +72,15 @@ public final class ChorusConfig {
     public static final String BIND_ADDRESS = "CLUSTER_BIND_ADDRESS";
 
     public static final String CLUSTER_SECRET = "CHORUS_CLUSTER_SECRET";
+    /**
+     * {@code CHORUS_ALLOW_UNSIGNED}: {@code true} lets a networked backplane run without a cluster secret, so
+     * anyone who can publish on its channel can inject messages. Off by default; logged at WARN and shown in
+     * health when on.
+     */
+    public static final String ALLOW_UNSIGNED = "CHORUS_ALLOW_UNSIGNED";
+    /** {@code CHORUS_REPLAY_WINDOW}: how far a signed envelope's timestamp may be from the receiver's clock. */
+    public static final String REPLAY_WINDOW = "CHORUS_REPLAY_WINDOW";
+
     public static final String MAX_INSTANCES = "CHORUS_MAX_INSTANCES";
     public static final String DRAIN_DELAY = "CHORUS_DRAIN_DELAY";
     public static final String MAX_ENVELOPE_BYTES = "CHORUS_MAX_ENVELOPE_BYTES";
@@ -103,6 +112,11 @@ public final class ChorusConfig {
     public static final String DEFAULT_CHANNEL = "chorus";
     public static final int DEFAULT_CLUSTER_PORT = 7800;
     public static final Duration DEFAULT_DRAIN_DELAY = Duration.ofSeconds(15);
+    /** Signed envelopes stamped further than this from the receiver's clock are refused as replays. */
+    public static final Duration DEFAULT_REPLAY_WINDOW = Duration.ofMinutes(5);
+    /** Smallest replay window: replicas' clocks must agree better than this (NTP keeps them within ms). */
+    public static final Duration MIN_REPLAY_WINDOW = Duration.ofSeconds(1);
+
     public static final int DEFAULT_MAX_ENVELOPE_BYTES = 1 << 20;
     /** Shortest accepted cluster secret: HMAC-SHA256 keys shorter than this are guessable. */
     public static final int MIN_SECRET_LENGTH = 16;
@@ -130,6 +144,8 @@ public final class ChorusConfig {
     private final List<HostPort> initialHosts;
     private final int clusterPort;
     private final @Nullable Secret clusterSecret;
+    private final boolean allowUnsigned;
+    private final Duration replayWindow;
     private final @Nullable Integer maxInstances;
     private final Duration drainDelay;
     private final int maxEnvelopeBytes;
@@ -153,6 +169,8 @@ public final class ChorusConfig {
         this.initialHosts = List.copyOf(r.initialHosts);
         this.clusterPort = r.clusterPort;
         this.clusterSecret = r.clusterSecret;
+        this.allowUnsigned = r.allowUnsigned;
+        this.replayWindow = r.replayWindow;
         this.maxInstances = r.maxInstances;
         this.drainDelay = r.drainDelay;
         this.maxEnvelopeBytes = r.maxEnvelopeBytes;
@@ -251,6 +269,22 @@ public final class ChorusConfig {
         return Optional.ofNullable(clusterSecret);
     }
 
+    /**
+     * {@value #ALLOW_UNSIGNED}: whether a networked backplane may run without {@value #CLUSTER_SECRET}; false
+     * by default, and then PostgreSQL, Redis and JGroups refuse to start without a secret.
+     */
+    public boolean allowUnsigned() {
+        return allowUnsigned;
+    }
+
+    /**
+     * {@value #REPLAY_WINDOW}: a signed envelope whose timestamp is further than this from the receiver's clock,
+     * in either direction, is refused as a replay; 5 minutes by default.
+     */
+    public Duration replayWindow() {
+        return replayWindow;
+    }
+
     /** {@value #MAX_INSTANCES}: the most replicas that should be live at once, if limited. */
     public OptionalInt maxInstances() {
         return maxInstances == null ? OptionalInt.empty() : OptionalInt.of(maxInstances);
@@ -320,6 +354,8 @@ public final class ChorusConfig {
                                 + (initialHosts.isEmpty() ? "" : ", initialHosts=" + initialHosts)
                         : "")
                 + ", clusterSecret=" + (clusterSecret == null ? "none" : clusterSecret)
+                + (allowUnsigned ? ", allowUnsigned=true" : "")
+                + (replayWindow.equals(DEFAULT_REPLAY_WINDOW) ? "" : ", replayWindow=" + replayWindow)
                 + (maxInstances == null ? "" : ", maxInstances=" + maxInstances)
                 + ", drainDelay=" + drainDelay
                 + ", maxEnvelopeBytes=" + maxEnvelopeBytes
@@ -361,6 +397,9 @@ public final class ChorusConfig {
 
         @Nullable
         Secret clusterSecret;
+
+        boolean allowUnsigned;
+        Duration replayWindow = DEFAULT_REPLAY_WINDOW;
 
         @Nullable
         Integer maxInstances;
@@ -419,6 +458,8 @@ public final class ChorusConfig {
             initialHosts = hosts();
             clusterPort = port();
             secret();
+            allowUnsigned = trueFalse(ALLOW_UNSIGNED);
+            replayWindow = replayWindow();
             maxInstances();
             drainDelay = duration(DRAIN_DELAY, DEFAULT_DRAIN_DELAY, "15s");
             maxEnvelopeBytes = size();
@@ -443,6 +484,12 @@ public final class ChorusConfig {
                         REDIS_URL,
                         BACKPLANE + "=redis needs " + REDIS_URL + " (for example " + REDIS_URL
                                 + "=redis://cache.internal:6379)");
+            }
+            if (backplane != BackplaneKind.INPROCESS
+                    && clusterSecret == null
+                    && !allowUnsigned
+                    && !problemVariables.contains(CLUSTER_SECRET)) {
+                problem(CLUSTER_SECRET, missingSecret(backplane.name().toLowerCase(Locale.ROOT)));
             }
             if (backplane == BackplaneKind.JGROUPS && discovery == Discovery.DNS && dnsQuery == null) {
                 problem(
@@ -479,6 +526,37 @@ public final class ChorusConfig {
                     return true;
                 }
             }
+        }
+
+        private boolean trueFalse(String variable) {
+            String value = get(variable);
+            if (value == null) {
+                return false;
+            }
+            return switch (value.toLowerCase(Locale.ROOT)) {
+                case "true", "yes", "on" -> true;
+                case "false", "no", "off" -> false;
+                default -> {
+                    problem(
+                            variable,
+                            variable + "='" + value + "' is neither true nor false (for example " + variable
+                                    + "=false)");
+                    yield false;
+                }
+            };
+        }
+
+        private Duration replayWindow() {
+            Duration window = duration(REPLAY_WINDOW, DEFAULT_REPLAY_WINDOW, "5m");
+            if (window.compareTo(MIN_REPLAY_WINDOW) < 0) {
+                problem(
+                        REPLAY_WINDOW,
+                        REPLAY_WINDOW + "='" + get(REPLAY_WINDOW) + "' is shorter than " + MIN_REPLAY_WINDOW.toSeconds()
+                                + "s; replicas' clocks must agree within the window (for example " + REPLAY_WINDOW
+                                + "=5m, with NTP on every host)");
+                return DEFAULT_REPLAY_WINDOW;
+            }
+            return window;
         }
 
         private @Nullable String get(String variable) {
@@ -719,6 +797,17 @@ public final class ChorusConfig {
                             + MAX_ENVELOPE_BYTES + "=1MiB)");
             return DEFAULT_MAX_ENVELOPE_BYTES;
         }
+    }
+
+    /**
+     * The error for a networked backplane ({@code backend}) without a cluster secret: how to make one, and
+     * the explicit opt-out. Shared by this class and every transport's builder so they say the same.
+     */
+    public static String missingSecret(String backend) {
+        return "The " + backend + " backplane needs a cluster secret: without one, anyone who can publish on its"
+                + " channel can inject messages into every replica. Generate one with 'openssl rand -base64 32' and"
+                + " set the same value on every replica as " + CLUSTER_SECRET + " (in code: .secret(new Secret(...)))."
+                + " To run unsigned anyway, set " + ALLOW_UNSIGNED + "=true (in code: .allowUnsigned())";
     }
 
     /**

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.chorus.ChorusConfig.BackplaneKind;
 import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ChorusConfig.HostPort;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
@@ -46,6 +47,7 @@ class ChorusConfigTest {
                 "CHORUS_MAX_ENVELOPE_BYTES", "256KiB")::get);
 
         assertThat(config.replicaName()).contains("api-7f9c-2");
+        assertThat(config.allowUnsigned()).isFalse();
         assertThat(config.backplane()).isEqualTo(BackplaneKind.JGROUPS);
         assertThat(config.channel()).isEqualTo("orders_prod");
         assertThat(config.discovery()).isEqualTo(Discovery.TCP);
@@ -147,6 +149,49 @@ class ChorusConfigTest {
     }
 
     @Test
+    void from_networkedBackplaneWithoutASecret_isRefusedSayingHowToMakeOne() {
+        for (Map<String, String> env : List.of(
+                Map.of("CHORUS_BACKPLANE", "postgres", "DATABASE_URL", "postgres://u@db:5432/app"),
+                Map.of("CHORUS_BACKPLANE", "redis", "REDIS_URL", "redis://cache:6379"),
+                Map.of("CHORUS_BACKPLANE", "jgroups"))) {
+            assertThatThrownBy(() -> ChorusConfig.from(env::get))
+                    .as(env.get("CHORUS_BACKPLANE"))
+                    .isInstanceOf(ConfigurationException.class)
+                    .satisfies(e ->
+                            assertThat(((ConfigurationException) e).variable()).isEqualTo("CHORUS_CLUSTER_SECRET"))
+                    .hasMessageContaining(env.get("CHORUS_BACKPLANE") + " backplane needs a cluster secret")
+                    .hasMessageContaining("openssl rand -base64 32")
+                    .hasMessageContaining("CHORUS_ALLOW_UNSIGNED=true");
+        }
+    }
+
+    @Test
+    void from_allowUnsigned_isTheExplicitOptOut_andInProcessNeedsNoSecret() {
+        ChorusConfig open = ChorusConfig.from(Map.of(
+                "CHORUS_BACKPLANE", "redis", "REDIS_URL", "redis://cache:6379", "CHORUS_ALLOW_UNSIGNED", "true")::get);
+        assertThat(open.allowUnsigned()).isTrue();
+        assertThat(open.clusterSecret()).isEmpty();
+        assertThat(open.toString()).contains("allowUnsigned=true");
+
+        assertThat(ChorusConfig.defaults().allowUnsigned()).isFalse();
+        assertThat(ChorusConfig.defaults().backplane()).isEqualTo(BackplaneKind.INPROCESS);
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_ALLOW_UNSIGNED", "maybe")::get))
+                .hasMessageContaining("CHORUS_ALLOW_UNSIGNED='maybe' is neither true nor false");
+    }
+
+    @Test
+    void from_replayWindow_defaultsToFiveMinutes_parsesDurations_andRefusesLessThanASecond() {
+        assertThat(ChorusConfig.defaults().replayWindow()).isEqualTo(Duration.ofMinutes(5));
+        assertThat(ChorusConfig.from(Map.of("CHORUS_REPLAY_WINDOW", "90s")::get).replayWindow())
+                .isEqualTo(Duration.ofSeconds(90));
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_REPLAY_WINDOW", "200ms")::get))
+                .hasMessageContaining("CHORUS_REPLAY_WINDOW='200ms' is shorter than 1s")
+                .hasMessageContaining("NTP");
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_REPLAY_WINDOW", "soon")::get))
+                .hasMessageContaining("CHORUS_REPLAY_WINDOW='soon'");
+    }
+
+    @Test
     void from_badUrl_isReportedWithThePasswordMasked() {
         assertThatThrownBy(() -> ChorusConfig.from(Map.of("REDIS_URL", "http://user:topsecret@cache:6379")::get))
                 .hasMessageContaining("REDIS_URL")
@@ -195,6 +240,30 @@ class ChorusConfigTest {
         for (String bad : List.of("fast", "-1s", "1.5s", "P", "99999999999999999999s")) {
             assertThat(ChorusConfig.parseDuration(bad)).as(bad).isNull();
         }
+    }
+
+    @Test
+    void secret_derivesIndependentKeysPerPurpose_andItsFingerprintIsNoneOfThem() throws Exception {
+        Secret secret = new Secret("0123456789abcdef-secret");
+        byte[] mac = secret.derive(Secret.ENVELOPE_MAC);
+
+        assertThat(mac).hasSize(32).isNotEqualTo(secret.bytes());
+        assertThat(secret.derive("another purpose")).hasSize(32).isNotEqualTo(mac);
+        assertThat(new Secret("0123456789abcdef-secret").derive(Secret.ENVELOPE_MAC))
+                .isEqualTo(mac);
+        String hexKey = java.util.HexFormat.of().formatHex(mac);
+        assertThat(hexKey).doesNotStartWith(secret.fingerprint());
+        // HKDF-SHA256 (RFC 5869) for one block: HMAC(HMAC(salt, secret), purpose || 0x01). Every replica and
+        // every version must derive alike, so the construction is pinned here independently.
+        byte[] prk = hmac("chorus-kdf-salt-v1".getBytes(StandardCharsets.UTF_8), secret.bytes());
+        byte[] info = (Secret.ENVELOPE_MAC + "\u0001").getBytes(StandardCharsets.UTF_8);
+        assertThat(mac).isEqualTo(hmac(prk, info));
+    }
+
+    private static byte[] hmac(byte[] key, byte[] data) throws Exception {
+        javax.crypto.Mac mac = javax.crypto.Mac.getInstance("HmacSHA256");
+        mac.init(new javax.crypto.spec.SecretKeySpec(key, "HmacSHA256"));
+        return mac.doFinal(data);
     }
 
     @Test

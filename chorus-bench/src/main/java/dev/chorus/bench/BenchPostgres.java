@@ -191,7 +191,8 @@ final class BenchPostgres implements AutoCloseable {
         try {
             PostgresBackplane backplane = tweak.apply(PostgresBackplane.builder(database)
                             .replica(ReplicaId.random(name))
-                            .channel(channel))
+                            .channel(channel)
+                            .secret(BenchSecret.SECRET))
                     .build();
             return new Replica(database, backplane);
         } catch (RuntimeException e) {

@@ -180,6 +180,7 @@ final class BenchRedis {
         try {
             RedisBackplane backplane = RedisBackplane.builder(connector)
                     .replica(ReplicaId.random(name))
+                    .secret(BenchSecret.SECRET)
                     .build();
             return new Replica(connector, backplane);
         } catch (RuntimeException e) {

@@ -89,11 +89,18 @@ final class FailoverScenario implements Scenario {
         }
     }
 
+    /** Every replica of the run shares one cluster secret, as a deployment's do. */
+    private static Map<String, String> withSecret(Map<String, String> env) {
+        Map<String, String> all = new java.util.HashMap<>(env);
+        all.put("CHORUS_CLUSTER_SECRET", BenchSecret.VALUE);
+        return all;
+    }
+
     private ResultRow measure(int count) throws Exception {
         String unique = "fo_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
         KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
         generator.initialize(2048);
-        Map<String, String> env = Map.of(
+        Map<String, String> env = withSecret(Map.of(
                 "CHORUS_BACKPLANE",
                 "postgres",
                 "DATABASE_URL",
@@ -113,7 +120,7 @@ final class FailoverScenario implements Scenario {
                 "CHORUS_HTTP_HOST",
                 "127.0.0.1",
                 "PORT",
-                "0");
+                "0"));
         List<Process> processes = new ArrayList<>();
         HttpClient http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)

@@ -163,6 +163,7 @@ final class HttpReadsScenario implements Scenario {
             Map<String, String> env = new HashMap<>();
             env.put("DATABASE_URL", BenchPostgres.configuredUrl());
             env.put("CHORUS_BACKPLANE", "postgres");
+            env.put("CHORUS_CLUSTER_SECRET", BenchSecret.VALUE);
             env.put("CHORUS_CHANNEL", postgres.uniqueChannel("http"));
             env.put(ServerConfig.STORAGE_SCHEMA, postgres.schema());
             env.put(ServerConfig.HTTP_HOST, "127.0.0.1");

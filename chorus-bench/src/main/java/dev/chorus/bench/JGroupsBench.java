@@ -61,6 +61,7 @@ final class JGroupsBench {
                     .bindAddress(LOOPBACK)
                     .port(ports.get(next[0]++))
                     .initialHosts(hosts)
+                    .secret(BenchSecret.SECRET)
                     .build();
             return new BenchReplica() {
                 @Override

@@ -597,10 +597,13 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             List<String> keys = new ArrayList<>();
             try (DataInputStream in = Bytes.read(payload)) {
                 op = in.readByte();
-                int count = in.readInt();
+                int count = Bytes.readCount(in, 2);
                 for (int i = 0; i < count; i++) {
-                    byte[] utf8 = new byte[in.readUnsignedShort()];
-                    in.readFully(utf8);
+                    int length = in.readUnsignedShort();
+                    byte[] utf8 = in.readNBytes(length);
+                    if (utf8.length != length) {
+                        throw new java.io.EOFException("a key of " + length + " bytes past the end of the message");
+                    }
                     keys.add(new String(utf8, StandardCharsets.UTF_8));
                 }
             } catch (IOException e) {

@@ -7,6 +7,7 @@ import dev.chorus.backplane.Message;
 import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.MalformedInput;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.wire.Envelope;
@@ -50,6 +51,7 @@ public final class ClusterCalls implements AutoCloseable {
     private final Map<String, Function<byte[], byte[]>> handlers = new ConcurrentHashMap<>();
     private final Map<Long, Gathering> gatherings = new ConcurrentHashMap<>();
     private final AtomicLong ids = new AtomicLong();
+    private final MalformedInput malformed = new MalformedInput(LOG, "cluster call message");
     private final List<Subscription> subscriptions;
 
     /** Answers and asks on {@code backplane}; {@code membership} says who should answer. */
@@ -71,6 +73,11 @@ public final class ClusterCalls implements AutoCloseable {
     /** The health of the backplane the calls travel on. */
     public dev.chorus.health.Health backplaneHealth() {
         return backplane.health();
+    }
+
+    /** Requests and replies dropped because they could not be read (forged, or another version). */
+    public long malformed() {
+        return malformed.count();
     }
 
     /** This replica. */
@@ -129,10 +136,9 @@ public final class ClusterCalls implements AutoCloseable {
         try (DataInputStream in = Bytes.read(envelope.payload())) {
             id = in.readLong();
             name = in.readUTF();
-            request = new byte[in.readInt()];
-            in.readFully(request);
+            request = Bytes.readBlob(in);
         } catch (IOException | RuntimeException e) {
-            LOG.debug("Unreadable cluster call from {}", envelope.origin());
+            malformed.record(envelope.origin(), e);
             return;
         }
         ReplicaId asker = envelope.origin();
@@ -173,14 +179,13 @@ public final class ClusterCalls implements AutoCloseable {
             long id = in.readLong();
             boolean failed = in.readBoolean();
             String error = in.readUTF();
-            byte[] reply = new byte[in.readInt()];
-            in.readFully(reply);
+            byte[] reply = Bytes.readBlob(in);
             Gathering gathering = gatherings.get(id);
             if (gathering != null) {
                 gathering.answered(envelope.origin(), reply, failed ? error : null);
             }
         } catch (IOException | RuntimeException e) {
-            LOG.debug("Unreadable cluster call reply from {}", envelope.origin());
+            malformed.record(envelope.origin(), e);
         }
     }
 

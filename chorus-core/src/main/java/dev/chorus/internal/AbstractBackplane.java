@@ -18,6 +18,7 @@ import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
 import dev.chorus.wire.Rejection;
 import java.time.Clock;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -38,9 +39,10 @@ import org.slf4j.LoggerFactory;
  *            All four steps happen under one lock so that the order of sequence numbers is the order in
  *            which envelopes reach both the local subscribers and the transport's send queue. transmit()
  *            must therefore only enqueue, never wait for I/O.
- *  receive:  received(bytes) -> decode (rejections counted, logged once per reason) -> own echoes and
- *            transport kinds (CANARY, CONTROL) diverted -> one queue per subscription, bounded in envelopes
- *            and in payload bytes (CHORUS_RECEIVE_QUEUE_BYTES); over either, dropped with a Missed signal.
+ *  receive:  received(bytes) -> decode (rejections counted, logged once per reason) -> on a networked
+ *            transport, signed envelopes checked for freshness (ReplayGuard) -> own echoes and transport
+ *            kinds (CANARY, CONTROL) diverted -> one queue per subscription, bounded in envelopes and in
+ *            payload bytes (CHORUS_RECEIVE_QUEUE_BYTES); over either, dropped with a Missed signal.
  *  health:   connectionLost / connectionRestored drive HEALTHY <-> DEGRADED, the ERROR-once / INFO-on-
  *            recovery logging, the connectivity events and the RECONNECTED signal to every subscription.
  */
@@ -68,6 +70,8 @@ public abstract class AbstractBackplane implements Backplane {
     private final Map<Rejection, Boolean> rejectionsLogged = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private final FailureLog connectionLog;
+    private final @Nullable ReplayGuard replayGuard;
+    private final @Nullable String unsignedWarning;
     private volatile @Nullable String degradedReason;
     private volatile boolean everConnected;
 
@@ -80,7 +84,7 @@ public abstract class AbstractBackplane implements Backplane {
      */
     protected AbstractBackplane(
             String backend, ReplicaId replica, EnvelopeCodec codec, Clock clock, int subscriptionCapacity) {
-        this(backend, replica, codec, clock, subscriptionCapacity, ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES);
+        this(backend, replica, codec, clock, subscriptionCapacity, ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES, null);
     }
 
     /**
@@ -98,6 +102,44 @@ public abstract class AbstractBackplane implements Backplane {
             Clock clock,
             int subscriptionCapacity,
             long subscriptionBytes) {
+        this(backend, replica, codec, clock, subscriptionCapacity, subscriptionBytes, null);
+    }
+
+    /** A networked transport with the default receive queue bytes; see the full constructor. */
+    protected AbstractBackplane(
+            String backend,
+            ReplicaId replica,
+            EnvelopeCodec codec,
+            Clock clock,
+            int subscriptionCapacity,
+            @Nullable Duration replayWindow) {
+        this(
+                backend,
+                replica,
+                codec,
+                clock,
+                subscriptionCapacity,
+                ChorusConfig.DEFAULT_RECEIVE_QUEUE_BYTES,
+                replayWindow);
+    }
+
+    /**
+     * A transport whose bytes cross a network: signed envelopes it receives must be fresh within {@code
+     * replayWindow} of {@code clock} (null: not networked, no check), and running unsigned is logged at WARN
+     * and shown in {@link #health()}. Its builder must already have refused a missing secret without an
+     * explicit opt-out ({@link WireSecurity#requireSecret}).
+     *
+     * @param subscriptionBytes payload bytes each subscription may have queued before dropping
+     * @param replayWindow how far a signed envelope's timestamp may be from {@code clock}, or null
+     */
+    protected AbstractBackplane(
+            String backend,
+            ReplicaId replica,
+            EnvelopeCodec codec,
+            Clock clock,
+            int subscriptionCapacity,
+            long subscriptionBytes,
+            @Nullable Duration replayWindow) {
         this.subscriptionBytes = Checks.positive("receive queue bytes", subscriptionBytes);
         this.backend = Objects.requireNonNull(backend, "backend");
         this.replica = Objects.requireNonNull(replica, "replica");
@@ -109,6 +151,16 @@ public abstract class AbstractBackplane implements Backplane {
         this.subscriptionCapacity = subscriptionCapacity;
         this.connectionLog = new FailureLog(LoggerFactory.getLogger(getClass()));
         this.degradedReason = "not connected yet";
+        this.replayGuard = replayWindow != null && codec.signed() ? new ReplayGuard(clock, replayWindow) : null;
+        this.unsignedWarning = replayWindow != null && !codec.signed()
+                ? "unsigned: anyone who can publish on " + backend + " channel '" + codec.cluster()
+                        + "' can inject messages into every replica (" + ChorusConfig.ALLOW_UNSIGNED
+                        + "=true); set " + ChorusConfig.CLUSTER_SECRET + " to sign"
+                : null;
+        if (unsignedWarning != null) {
+            LoggerFactory.getLogger(getClass())
+                    .warn("{} backplane runs UNSIGNED by explicit opt-out: {}", backend, unsignedWarning);
+        }
     }
 
     // ---- identity ----
@@ -321,8 +373,26 @@ public abstract class AbstractBackplane implements Backplane {
         DecodeResult result = codec.decode(bytes, offset, length);
         switch (result) {
             case DecodeResult.Rejected rejected -> rejected(rejected);
-            case DecodeResult.Decoded decoded -> accept(decoded.envelope());
+            case DecodeResult.Decoded decoded -> {
+                if (fresh(decoded.envelope())) {
+                    accept(decoded.envelope());
+                }
+            }
         }
+    }
+
+    private boolean fresh(Envelope envelope) {
+        ReplayGuard guard = replayGuard;
+        if (guard == null) {
+            return true;
+        }
+        String why = guard.check(envelope);
+        if (why == null) {
+            return true;
+        }
+        counters.rejected(Rejection.REPLAYED);
+        guard.log(backend, codec.cluster(), envelope, why);
+        return false;
     }
 
     /** An envelope the transport decoded itself (or received as an object); never throws. */
@@ -486,6 +556,12 @@ public abstract class AbstractBackplane implements Backplane {
         details.put("channel", codec.cluster());
         details.put("replica", replica.toString());
         details.put("signed", codec.signed());
+        if (unsignedWarning != null) {
+            details.put("unsigned", unsignedWarning);
+        }
+        if (replayGuard != null) {
+            details.put("replayWindowSeconds", replayGuard.window().toSeconds());
+        }
         addHealthDetails(details);
         if (closed.get()) {
             return new Health(Health.Status.DOWN, "closed", details);

@@ -34,4 +34,44 @@ public final class Bytes {
     public static DataInputStream read(byte[] bytes) {
         return new DataInputStream(new ByteArrayInputStream(bytes));
     }
+
+    /**
+     * Reads an {@code int} length and that many bytes from a stream made by {@link #read}. The length comes
+     * from another replica: it is checked against the bytes that remain (so against the envelope limit that
+     * bounded the message) before anything is allocated.
+     *
+     * @throws MalformedException when the length is negative or larger than what remains
+     */
+    public static byte[] readBlob(DataInputStream in) throws IOException {
+        int length = in.readInt();
+        int remaining = in.available(); // exact for the in-memory stream of read()
+        if (length < 0 || length > remaining) {
+            throw new MalformedException(
+                    "a length of " + length + " bytes where " + remaining + " remain in the message");
+        }
+        return in.readNBytes(length);
+    }
+
+    /**
+     * Reads an {@code int} count of items that each take at least {@code minItemBytes} bytes, refusing a count
+     * the remaining bytes cannot hold, so that no collection is sized from an unchecked number.
+     *
+     * @throws MalformedException when the count is negative or cannot fit
+     */
+    public static int readCount(DataInputStream in, int minItemBytes) throws IOException {
+        int count = in.readInt();
+        int remaining = in.available();
+        if (count < 0 || (long) count * minItemBytes > remaining) {
+            throw new MalformedException("a count of " + count + " items where " + remaining + " bytes remain");
+        }
+        return count;
+    }
+
+    /** A message from another replica whose fields contradict its own size; never trusted further. */
+    public static final class MalformedException extends IOException {
+        /** A malformed message, with what was wrong. */
+        public MalformedException(String message) {
+            super(message);
+        }
+    }
 }

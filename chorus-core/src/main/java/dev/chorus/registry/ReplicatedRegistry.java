@@ -248,7 +248,8 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
                     try {
                         list.add(new ReplicaStatus(r.replica(), true, null, decode(r.reply())));
                     } catch (IOException e) {
-                        list.add(new ReplicaStatus(r.replica(), true, "unreadable answer", List.of()));
+                        list.add(new ReplicaStatus(
+                                r.replica(), true, "unreadable answer: " + e.getMessage(), List.of()));
                     }
                 } else {
                     list.add(new ReplicaStatus(r.replica(), r.answered(), r.error(), List.of()));
@@ -516,14 +517,16 @@ public final class ReplicatedRegistry<D, R> implements HealthIndicator, AutoClos
 
     private static List<ResourceStatus> decode(byte[] bytes) throws IOException {
         try (DataInputStream in = Bytes.read(bytes)) {
-            int count = in.readInt();
+            // Each status takes at least 17 bytes and each counter 10: a count that cannot fit is refused
+            // before a list is sized from it.
+            int count = Bytes.readCount(in, 17);
             List<ResourceStatus> list = new ArrayList<>(count);
             for (int i = 0; i < count; i++) {
                 String id = in.readUTF();
                 long version = in.readLong();
                 boolean built = in.readBoolean();
                 String buildError = readNullable(in);
-                int counters = in.readInt();
+                int counters = Bytes.readCount(in, 10);
                 Map<String, Long> map = new LinkedHashMap<>();
                 for (int c = 0; c < counters; c++) {
                     map.put(in.readUTF(), in.readLong());

@@ -9,6 +9,7 @@ import dev.chorus.backplane.Subscriber;
 import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.MalformedInput;
 import dev.chorus.leases.Lease;
 import dev.chorus.leases.LeaseLostException;
 import dev.chorus.leases.LeaseOwner;
@@ -116,6 +117,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
 
     private final LongAdder dispatched = new LongAdder();
     private final LongAdder served = new LongAdder();
+    private final MalformedInput malformed = new MalformedInput(LOG, "dispatch message");
 
     private Sessions(Builder b) {
         this.backplane = b.backplane;
@@ -309,7 +311,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                                 + " with token " + token);
             }
         } catch (IOException e) {
-            LOG.debug("Unreadable claim announcement from {}", envelope.origin());
+            malformed.record(envelope.origin(), e);
         }
     }
 
@@ -515,7 +517,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                 answered(call, code, token, reason);
             }
         } catch (IOException e) {
-            LOG.debug("Unreadable dispatch reply from {}", envelope.origin());
+            malformed.record(envelope.origin(), e);
         }
     }
 
@@ -651,10 +653,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                 id = in.readLong();
                 sessionId = in.readUTF();
                 token = in.readLong();
-                payload = new byte[in.readInt()];
-                in.readFully(payload);
+                payload = Bytes.readBlob(in);
             } catch (IOException | RuntimeException e) {
-                LOG.debug("Unreadable dispatch request from {}", envelope.origin());
+                malformed.record(envelope.origin(), e);
                 return;
             }
             ReplicaId requester = envelope.origin();
@@ -703,9 +704,17 @@ public final class Sessions implements Dispatcher, AutoCloseable {
 
     // ---- plumbing ----
 
-    /** Counters: dispatches sent from here, requests served here. */
+    /** Counters: dispatches sent from here, requests served here, unreadable messages dropped. */
     public Map<String, Long> stats() {
-        return Map.of("dispatched", dispatched.sum(), "served", served.sum(), "held", (long) local.size());
+        return Map.of(
+                "dispatched",
+                dispatched.sum(),
+                "served",
+                served.sum(),
+                "held",
+                (long) local.size(),
+                "malformed",
+                malformed.count());
     }
 
     private static void checkId(String sessionId) {

@@ -39,7 +39,8 @@ import org.jspecify.annotations.Nullable;
  *   headers   u8 count, then per header: u8 length + UTF-8 name, u16 length + UTF-8 value;
  *             sorted by name (String order), no repeats, so every envelope has one encoding
  *   payload   i32 length + bytes
- *   mac       32 bytes, HMAC-SHA256 over every byte before it (only when flag bit 0 is set)
+ *   mac       32 bytes, HMAC-SHA256 over every byte before it (only when flag bit 0 is set), keyed by
+ *             Secret.derive(Secret.ENVELOPE_MAC), never by the secret itself
  *
  * Invariants: decode() never throws; whatever it accepts re-encodes to exactly the same bytes; the MAC is checked before any field is interpreted, so a forged
  * envelope cannot even reach the cluster check; an envelope is accepted only if it is consumed exactly,
@@ -74,7 +75,7 @@ public final class EnvelopeCodec {
 
     private EnvelopeCodec(String cluster, @Nullable Secret secret, int maxBytes) {
         this.cluster = cluster;
-        this.key = secret == null ? null : new SecretKeySpec(secret.bytes(), MAC_ALGORITHM);
+        this.key = secret == null ? null : new SecretKeySpec(secret.derive(Secret.ENVELOPE_MAC), MAC_ALGORITHM);
         this.maxBytes = maxBytes;
     }
 

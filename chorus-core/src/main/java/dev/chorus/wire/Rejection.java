@@ -17,6 +17,11 @@ public enum Rejection {
      * row on this channel, the fetch failed or timed out, or the bounded fetch queue was full.
      */
     SPILL_UNAVAILABLE,
+    /**
+     * A signed envelope stamped outside the receiver's replay window (past or future), or from an epoch of its
+     * origin that a newer epoch has replaced: a recording replayed, or a sender whose clock is wrong.
+     */
+    REPLAYED,
     /** Anything else: not a Chorus envelope at all, bad lengths, invalid UTF-8, unknown kind, trailing bytes. */
     MALFORMED
 }

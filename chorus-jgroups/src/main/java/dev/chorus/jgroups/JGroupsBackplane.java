@@ -14,6 +14,7 @@ import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
 import dev.chorus.internal.SendQueue;
+import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
@@ -22,7 +23,6 @@ import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -36,7 +36,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
-import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 import org.jgroups.Address;
 import org.jgroups.BytesMessage;
@@ -167,7 +166,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
                         .build(),
                 b.clock,
                 AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
-                b.receiveQueueBytes);
+                b.receiveQueueBytes,
+                b.replayWindow);
         this.config = b;
         this.queue = new SendQueue<>(b.sendQueueCapacity, b.sendQueueBytes, o -> o.bytes().length);
         this.expectedPeers = b.discovery == Discovery.TCP ? countOtherPeers(b) : 0;
@@ -207,7 +207,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
         });
         if (b.secret == null) {
             LOG.warn(
-                    "JGroups mesh on channel '{}' is unauthenticated and unencrypted: anyone who can reach port {}"
+                    "JGroups mesh on channel '{}' is unauthenticated and unencrypted (CHORUS_ALLOW_UNSIGNED=true): anyone who can reach port {}"
                             + " can join it, read every message and send its own. Set CHORUS_CLUSTER_SECRET (the same"
                             + " on every replica) to authenticate members and encrypt traffic",
                     b.cluster,
@@ -255,6 +255,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
                 .dnsQuery(config.dnsQuery().orElse(null))
                 .port(config.clusterPort())
                 .secret(config.clusterSecret().orElse(null))
+                .allowUnsigned(config.allowUnsigned())
+                .replayWindow(config.replayWindow())
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
                 .sendQueueBytes(config.sendQueueBytes())
                 .receiveQueueBytes(config.receiveQueueBytes())
@@ -375,15 +377,12 @@ public final class JGroupsBackplane extends AbstractBackplane {
         }
     }
 
-    /** A key derived from the cluster secret for one purpose, so the tag never reveals the encryption key. */
+    /**
+     * A key derived from the cluster secret for one purpose (HKDF-SHA256, {@link Secret#derive}), so the
+     * plaintext member tag reveals neither the encryption key nor the envelope MAC key.
+     */
     static byte[] derive(Secret secret, String purpose) {
-        try {
-            Mac mac = Mac.getInstance("HmacSHA256");
-            mac.init(new SecretKeySpec(secret.bytes(), "HmacSHA256"));
-            return mac.doFinal(("chorus-jgroups:" + purpose).getBytes(StandardCharsets.UTF_8));
-        } catch (java.security.GeneralSecurityException e) {
-            throw new IllegalStateException("every JDK ships HmacSHA256", e);
-        }
+        return secret.derive("chorus jgroups " + purpose);
     }
 
     static long secretTag(@Nullable Secret secret) {
@@ -706,6 +705,8 @@ public final class JGroupsBackplane extends AbstractBackplane {
         private int multicastPort = 45588;
         private @Nullable InetAddress multicastAddress;
         private @Nullable Secret secret;
+        private boolean allowUnsigned;
+        private Duration replayWindow = ChorusConfig.DEFAULT_REPLAY_WINDOW;
         private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
         private Clock clock = Clock.systemUTC();
         private Duration failureTimeout = DEFAULT_FAILURE_TIMEOUT;
@@ -783,6 +784,29 @@ public final class JGroupsBackplane extends AbstractBackplane {
         /** The cluster secret: authenticates members and encrypts traffic; without one the mesh is open. */
         public Builder secret(@Nullable Secret secret) {
             this.secret = secret;
+            return this;
+        }
+
+        /**
+         * Runs without a cluster secret, so anyone who can publish on the channel can inject messages; without
+         * this (or a secret) {@link #build()} refuses. Logged at WARN and shown in health.
+         */
+        public Builder allowUnsigned() {
+            return allowUnsigned(true);
+        }
+
+        /** Whether this backplane may run without a cluster secret ({@code CHORUS_ALLOW_UNSIGNED}). */
+        public Builder allowUnsigned(boolean allowUnsigned) {
+            this.allowUnsigned = allowUnsigned;
+            return this;
+        }
+
+        /**
+         * How far a received signed envelope's timestamp may be from this replica's clock before it is
+         * refused as a replay; {@link ChorusConfig#DEFAULT_REPLAY_WINDOW} by default.
+         */
+        public Builder replayWindow(Duration replayWindow) {
+            this.replayWindow = dev.chorus.internal.Checks.positive("replayWindow", replayWindow);
             return this;
         }
 
@@ -873,6 +897,7 @@ public final class JGroupsBackplane extends AbstractBackplane {
 
         /** Builds and starts the backplane; it joins in the background (health says when it has). */
         public JGroupsBackplane build() {
+            WireSecurity.requireSecret("jgroups", secret, allowUnsigned);
             if (port < 1 || port > 65535) {
                 throw new ChorusException("JGroups port " + port + " is not from 1 to 65535 (CLUSTER_PORT, e.g. 7800)");
             }

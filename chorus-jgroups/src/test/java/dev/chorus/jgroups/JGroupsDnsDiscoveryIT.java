@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ReplicaId;
+import dev.chorus.testkit.TestSecrets;
 import java.io.IOException;
 import java.net.DatagramSocket;
 import java.net.InetAddress;
@@ -108,6 +109,7 @@ class JGroupsDnsDiscoveryIT {
                 .discovery(Discovery.DNS)
                 .dnsQuery(query)
                 .dnsServer(server)
+                .secret(TestSecrets.SECRET)
                 .bindAddress(bind)
                 .port(port)
                 .failureTimeout(JGroupsTestCluster.FAILURE_TIMEOUT)

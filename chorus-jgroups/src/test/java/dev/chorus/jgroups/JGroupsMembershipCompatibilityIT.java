@@ -3,6 +3,7 @@ package dev.chorus.jgroups;
 import dev.chorus.ReplicaId;
 import dev.chorus.membership.Membership;
 import dev.chorus.testkit.MembershipCompatibilityKit;
+import dev.chorus.testkit.TestSecrets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -15,7 +16,7 @@ class JGroupsMembershipCompatibilityIT extends MembershipCompatibilityKit {
 
     @Override
     protected MembershipFixture newCluster(String testName) {
-        JGroupsTestCluster cluster = new JGroupsTestCluster("membership", null);
+        JGroupsTestCluster cluster = new JGroupsTestCluster("membership", TestSecrets.SECRET);
         Map<Membership, JGroupsBackplane> backplanes = new ConcurrentHashMap<>();
         return new MembershipFixture() {
             @Override

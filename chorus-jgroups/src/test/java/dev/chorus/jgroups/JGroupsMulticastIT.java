@@ -4,6 +4,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ReplicaId;
+import dev.chorus.testkit.TestSecrets;
 import java.net.DatagramPacket;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
@@ -47,6 +48,7 @@ class JGroupsMulticastIT {
                     .discovery(Discovery.MULTICAST)
                     .multicastAddress(group)
                     .multicastPort(mcastPort)
+                    .secret(TestSecrets.SECRET)
                     .bindAddress(bind)
                     .port(JGroupsTestCluster.freePort())
                     .failureTimeout(JGroupsTestCluster.FAILURE_TIMEOUT)

@@ -3,6 +3,7 @@ package dev.chorus.jgroups;
 import dev.chorus.ReplicaId;
 import dev.chorus.local.LocalCluster;
 import dev.chorus.testkit.SessionsCompatibilityKit;
+import dev.chorus.testkit.TestSecrets;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -15,7 +16,7 @@ class JGroupsSessionsIT extends SessionsCompatibilityKit {
 
     @Override
     protected Cluster newCluster(String testName) {
-        JGroupsTestCluster cluster = new JGroupsTestCluster("sessions", null);
+        JGroupsTestCluster cluster = new JGroupsTestCluster("sessions", TestSecrets.SECRET);
         LocalCluster leaseStore = LocalCluster.create("sessions-leases");
         List<LocalCluster.LocalReplica> leaseHolders = new ArrayList<>();
         return new Cluster() {

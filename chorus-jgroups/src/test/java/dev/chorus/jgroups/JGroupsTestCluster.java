@@ -7,6 +7,7 @@ import dev.chorus.Secret;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.LoopbackPorts;
+import dev.chorus.testkit.TestSecrets;
 import java.net.InetAddress;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -62,7 +63,13 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
                 .suspicionGrace(SUSPICION_GRACE)
                 .mergeInterval(Duration.ofMillis(500), Duration.ofMillis(1500))
                 .joinTimeout(Duration.ofMillis(1500))
+                .secret(TestSecrets.SECRET)
                 .faultInjection(true);
+    }
+
+    /** This cluster's secret on {@code builder}; a cluster made without one opts out explicitly. */
+    private JGroupsBackplane.Builder signing(JGroupsBackplane.Builder builder) {
+        return builder.secret(secret).allowUnsigned(secret == null);
     }
 
     /** Starts a member that lists every member started so far and itself. */
@@ -70,7 +77,7 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
         int port = freePort();
         hosts.add(new HostPort(LOOPBACK.getHostAddress(), port));
         JGroupsBackplane backplane =
-                tweak.apply(fast(name, replica, port, hosts()).secret(secret)).build();
+                tweak.apply(signing(fast(name, replica, port, hosts()))).build();
         members.add(backplane);
         return backplane;
     }
@@ -92,9 +99,20 @@ final class JGroupsTestCluster implements BackplaneCompatibilityKit.ClusterFixtu
                         port,
                         List.of(new HostPort(LOOPBACK.getHostAddress(), port)))
                 .secret(secret)
+                .allowUnsigned(secret == null)
                 .build();
         members.add(stranger);
         return stranger;
+    }
+
+    @Override
+    public Optional<Secret> secret() {
+        return Optional.ofNullable(secret);
+    }
+
+    @Override
+    public Optional<Backplane> joinAt(java.time.Clock clock) {
+        return Optional.of(join(ReplicaId.random("m" + members.size()), b -> b.clock(clock)));
     }
 
     @Override

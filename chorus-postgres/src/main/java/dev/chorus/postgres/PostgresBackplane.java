@@ -11,6 +11,7 @@ import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
@@ -121,7 +122,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                         .build(),
                 b.clock,
                 AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
-                b.receiveQueueBytes);
+                b.receiveQueueBytes,
+                b.replayWindow);
         this.database = b.database;
         this.channel = b.channel;
         this.transactionalPublish = b.transactionalPublish;
@@ -249,6 +251,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
                 .replica(replica)
                 .channel(config.channel())
                 .secret(config.clusterSecret().orElse(null))
+                .allowUnsigned(config.allowUnsigned())
+                .replayWindow(config.replayWindow())
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
                 .sendQueueBytes(config.sendQueueBytes())
                 .receiveQueueBytes(config.receiveQueueBytes())
@@ -592,6 +596,8 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         private ReplicaId replica = ReplicaId.random();
         private String channel = DEFAULT_CHANNEL;
         private @Nullable Secret secret;
+        private boolean allowUnsigned;
+        private Duration replayWindow = ChorusConfig.DEFAULT_REPLAY_WINDOW;
         private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
         private TransactionalPublish transactionalPublish = TransactionalPublish.OUTBOX;
         private boolean relayOutbox = true;
@@ -638,6 +644,29 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
         /** Signs every envelope with this secret and requires signatures on every received one. */
         public Builder secret(@Nullable Secret secret) {
             this.secret = secret;
+            return this;
+        }
+
+        /**
+         * Runs without a cluster secret, so anyone who can publish on the channel can inject messages; without
+         * this (or a secret) {@link #build()} refuses. Logged at WARN and shown in health.
+         */
+        public Builder allowUnsigned() {
+            return allowUnsigned(true);
+        }
+
+        /** Whether this backplane may run without a cluster secret ({@code CHORUS_ALLOW_UNSIGNED}). */
+        public Builder allowUnsigned(boolean allowUnsigned) {
+            this.allowUnsigned = allowUnsigned;
+            return this;
+        }
+
+        /**
+         * How far a received signed envelope's timestamp may be from this replica's clock before it is
+         * refused as a replay; {@link ChorusConfig#DEFAULT_REPLAY_WINDOW} by default.
+         */
+        public Builder replayWindow(Duration replayWindow) {
+            this.replayWindow = Checks.positive("replayWindow", replayWindow);
             return this;
         }
 
@@ -745,6 +774,7 @@ public final class PostgresBackplane extends AbstractBackplane implements Transa
 
         /** Starts the backplane; it connects in the background and reports DEGRADED until it listens. */
         public PostgresBackplane build() {
+            WireSecurity.requireSecret("postgres", secret, allowUnsigned);
             return new PostgresBackplane(this);
         }
     }

@@ -28,7 +28,7 @@ import org.jspecify.annotations.Nullable;
 final class SpillReferences {
 
     private static final String ALGORITHM = "HmacSHA256";
-    private static final byte[] PURPOSE = "chorus/postgres/spill-reference/v1".getBytes(StandardCharsets.UTF_8);
+    private static final String PURPOSE = "chorus postgres spill reference v1";
     private static final int MAC_BYTES = 16;
     private static final Base64.Encoder ENCODER = Base64.getUrlEncoder().withoutPadding();
 
@@ -85,13 +85,8 @@ final class SpillReferences {
     }
 
     private static byte[] derive(Secret secret) {
-        try {
-            Mac mac = Mac.getInstance(ALGORITHM);
-            mac.init(new SecretKeySpec(secret.bytes(), ALGORITHM));
-            return mac.doFinal(PURPOSE);
-        } catch (GeneralSecurityException e) {
-            throw new IllegalStateException("every JDK ships " + ALGORITHM, e);
-        }
+        // The same HKDF as every other key of the cluster secret, under a label of its own.
+        return secret.derive(PURPOSE);
     }
 
     static String hex(UUID uuid) {

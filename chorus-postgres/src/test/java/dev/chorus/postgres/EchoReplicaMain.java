@@ -2,6 +2,7 @@ package dev.chorus.postgres;
 
 import dev.chorus.ReplicaId;
 import dev.chorus.backplane.Message;
+import dev.chorus.testkit.TestSecrets;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -23,6 +24,7 @@ public final class EchoReplicaMain {
                 PostgresBackplane backplane = PostgresBackplane.builder(db)
                         .replica(ReplicaId.random(args[3]))
                         .channel(args[2])
+                        .secret(TestSecrets.SECRET)
                         .build()) {
             backplane.subscribe("ping", envelope -> {
                 if (!envelope.isFrom(backplane.replica())) {

@@ -6,6 +6,7 @@ import dev.chorus.backplane.Backplane;
 import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.TestPostgres;
+import dev.chorus.testkit.TestSecrets;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
@@ -64,6 +65,7 @@ final class PgTestCluster implements AutoCloseable {
         PostgresBackplane backplane = tweak.apply(PostgresBackplane.builder(db)
                         .replica(ReplicaId.random(name))
                         .channel(channel)
+                        .secret(TestSecrets.SECRET)
                         .canary(Duration.ofMillis(300), Duration.ofSeconds(3))
                         .ping(Duration.ofMillis(300), Duration.ofSeconds(2))
                         .outboxPollInterval(Duration.ofMillis(200))
@@ -101,6 +103,16 @@ final class PgTestCluster implements AutoCloseable {
             public Backplane joinOtherCluster() {
                 return cluster.replica(
                         cluster.database(), "stranger", b -> b.channel(cluster.schema.uniqueChannel("other")));
+            }
+
+            @Override
+            public Optional<dev.chorus.Secret> secret() {
+                return Optional.of(TestSecrets.SECRET);
+            }
+
+            @Override
+            public Optional<Backplane> joinAt(java.time.Clock clock) {
+                return Optional.of(cluster.replica(cluster.database(), "r" + ++count, b -> b.clock(clock)));
             }
 
             @Override

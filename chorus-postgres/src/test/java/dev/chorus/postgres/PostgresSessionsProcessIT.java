@@ -7,6 +7,7 @@ import dev.chorus.sessions.Sessions;
 import dev.chorus.testkit.ChildJvm;
 import dev.chorus.testkit.SessionsProcessKit;
 import dev.chorus.testkit.TestPostgres;
+import dev.chorus.testkit.TestSecrets;
 import java.time.Duration;
 
 /** A session owner in another JVM on PostgreSQL, killed with SIGKILL or paused with SIGSTOP past its lease. */
@@ -20,8 +21,11 @@ class PostgresSessionsProcessIT extends SessionsProcessKit {
         ReplicaId id = ReplicaId.random(name);
         PostgresDatabase database = closeAfterTest(
                 PostgresDatabase.builder(schema.jdbcUrl()).schema(schema.name()).build());
-        PostgresBackplane backplane = closeAfterTest(
-                PostgresBackplane.builder(database).replica(id).channel(channel).build());
+        PostgresBackplane backplane = closeAfterTest(PostgresBackplane.builder(database)
+                .replica(id)
+                .channel(channel)
+                .secret(TestSecrets.SECRET)
+                .build());
         PostgresLeases leases = closeAfterTest(
                 PostgresLeases.builder(database, id).cluster(channel).build());
         PostgresMembership membership = closeAfterTest(PostgresMembership.builder(database, id)

@@ -4,6 +4,7 @@ import dev.chorus.ReplicaId;
 import dev.chorus.sessions.Sessions;
 import dev.chorus.testkit.ChildJvm;
 import dev.chorus.testkit.SessionsProcessKit;
+import dev.chorus.testkit.TestSecrets;
 
 /**
  * A session owner in its own JVM for {@link PostgresSessionsProcessIT}; see {@link
@@ -23,6 +24,7 @@ public final class SessionOwnerChild {
                 PostgresBackplane backplane = PostgresBackplane.builder(database)
                         .replica(self)
                         .channel(args[2])
+                        .secret(TestSecrets.SECRET)
                         .build();
                 PostgresLeases leases =
                         PostgresLeases.builder(database, self).cluster(args[2]).build();

@@ -10,6 +10,7 @@ import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
 import dev.chorus.internal.SendQueue;
+import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
@@ -139,7 +140,8 @@ public final class RedisBackplane extends AbstractBackplane {
                         .build(),
                 b.clock,
                 AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY,
-                b.receiveQueueBytes);
+                b.receiveQueueBytes,
+                b.replayWindow);
         this.redis = b.redis;
         this.channelName = redis.key("bp");
         this.channel = channelName.getBytes(StandardCharsets.UTF_8);
@@ -184,6 +186,8 @@ public final class RedisBackplane extends AbstractBackplane {
         return builder(redis)
                 .replica(replica)
                 .secret(config.clusterSecret().orElse(null))
+                .allowUnsigned(config.allowUnsigned())
+                .replayWindow(config.replayWindow())
                 .maxEnvelopeBytes(config.maxEnvelopeBytes())
                 .sendQueueBytes(config.sendQueueBytes())
                 .receiveQueueBytes(config.receiveQueueBytes())
@@ -646,6 +650,8 @@ public final class RedisBackplane extends AbstractBackplane {
         private final RedisConnector redis;
         private ReplicaId replica = ReplicaId.random();
         private @Nullable Secret secret;
+        private boolean allowUnsigned;
+        private Duration replayWindow = ChorusConfig.DEFAULT_REPLAY_WINDOW;
         private int maxEnvelopeBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
         private Duration canaryInterval = DEFAULT_CANARY_INTERVAL;
         private Duration canaryTimeout = DEFAULT_CANARY_TIMEOUT;
@@ -671,6 +677,29 @@ public final class RedisBackplane extends AbstractBackplane {
         /** Signs every envelope with this secret and requires signatures on every received one. */
         public Builder secret(@Nullable Secret secret) {
             this.secret = secret;
+            return this;
+        }
+
+        /**
+         * Runs without a cluster secret, so anyone who can publish on the channel can inject messages; without
+         * this (or a secret) {@link #build()} refuses. Logged at WARN and shown in health.
+         */
+        public Builder allowUnsigned() {
+            return allowUnsigned(true);
+        }
+
+        /** Whether this backplane may run without a cluster secret ({@code CHORUS_ALLOW_UNSIGNED}). */
+        public Builder allowUnsigned(boolean allowUnsigned) {
+            this.allowUnsigned = allowUnsigned;
+            return this;
+        }
+
+        /**
+         * How far a received signed envelope's timestamp may be from this replica's clock before it is
+         * refused as a replay; {@link ChorusConfig#DEFAULT_REPLAY_WINDOW} by default.
+         */
+        public Builder replayWindow(Duration replayWindow) {
+            this.replayWindow = Checks.positive("replayWindow", replayWindow);
             return this;
         }
 
@@ -738,6 +767,7 @@ public final class RedisBackplane extends AbstractBackplane {
 
         /** Starts the backplane: it connects in the background, DEGRADED until its subscription is verified. */
         public RedisBackplane build() {
+            WireSecurity.requireSecret("redis", secret, allowUnsigned);
             return new RedisBackplane(this);
         }
     }

@@ -14,6 +14,7 @@ import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.RespClient;
 import dev.chorus.testkit.RespReply;
 import dev.chorus.testkit.TestRedis;
+import dev.chorus.testkit.TestSecrets;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.Rejection;
@@ -150,8 +151,10 @@ class RedisBackplaneIT {
                 "t",
                 Map.of(),
                 "not for you".getBytes(StandardCharsets.UTF_8));
-        byte[] frame =
-                Frames.pack(List.of(EnvelopeCodec.forCluster("someone-else").encode(foreign)));
+        byte[] frame = Frames.pack(List.of(EnvelopeCodec.builder("someone-else")
+                .secret(TestSecrets.SECRET)
+                .build()
+                .encode(foreign)));
 
         try (RespClient client = owned.client()) {
             client.send(
@@ -190,6 +193,7 @@ class RedisBackplaneIT {
         try (connector;
                 RedisBackplane b = RedisBackplane.builder(connector)
                         .replica(ReplicaId.random("b"))
+                        .secret(TestSecrets.SECRET)
                         .build()) {
             await().atMost(Duration.ofSeconds(10)).until(() -> b.health().isHealthy());
             assertThat(connector.describe()).doesNotContain("s3cret-pa55").contains("****");

@@ -4,6 +4,7 @@ import dev.chorus.ReplicaId;
 import dev.chorus.sessions.Sessions;
 import dev.chorus.testkit.ChildJvm;
 import dev.chorus.testkit.SessionsProcessKit;
+import dev.chorus.testkit.TestSecrets;
 
 /**
  * A session owner in its own JVM for {@link RedisSessionsProcessIT}; see {@link SessionsProcessKit#runOwner}.
@@ -19,8 +20,10 @@ public final class RedisSessionOwnerChild {
         ReplicaId self = ReplicaId.random(args[2]);
         try (RedisConnector connector =
                         RedisConnector.builder(args[0]).prefix(args[1]).build();
-                RedisBackplane backplane =
-                        RedisBackplane.builder(connector).replica(self).build();
+                RedisBackplane backplane = RedisBackplane.builder(connector)
+                        .replica(self)
+                        .secret(TestSecrets.SECRET)
+                        .build();
                 RedisLeases leases = RedisLeases.builder(connector, self).build();
                 RedisMembership membership = RedisMembership.builder(connector, self)
                         .heartbeatInterval(SessionsProcessKit.HEARTBEAT)

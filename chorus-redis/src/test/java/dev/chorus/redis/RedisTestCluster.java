@@ -8,6 +8,7 @@ import dev.chorus.testkit.BackplaneCompatibilityKit;
 import dev.chorus.testkit.FaultProxy;
 import dev.chorus.testkit.RespClient;
 import dev.chorus.testkit.TestRedis;
+import dev.chorus.testkit.TestSecrets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.IdentityHashMap;
@@ -84,6 +85,16 @@ final class RedisTestCluster implements AutoCloseable {
                         cluster.connector(cluster.server.host(), cluster.server.port(), cluster.prefix + "-other"),
                         "stranger",
                         b -> b);
+            }
+
+            @Override
+            public Optional<dev.chorus.Secret> secret() {
+                return Optional.of(TestSecrets.SECRET);
+            }
+
+            @Override
+            public Optional<Backplane> joinAt(java.time.Clock clock) {
+                return Optional.of(cluster.replica(cluster.connector(), "r" + ++count, b -> b.clock(clock)));
             }
 
             @Override
@@ -166,6 +177,7 @@ final class RedisTestCluster implements AutoCloseable {
     RedisBackplane replica(RedisConnector connector, String name, UnaryOperator<RedisBackplane.Builder> tweak) {
         RedisBackplane backplane = tweak.apply(RedisBackplane.builder(connector)
                         .replica(ReplicaId.random(name))
+                        .secret(TestSecrets.SECRET)
                         .canary(Duration.ofMillis(500), Duration.ofSeconds(2))
                         .ping(Duration.ofMillis(300), Duration.ofSeconds(1))
                         .backoff(new Backoff(Duration.ofMillis(100), Duration.ofSeconds(1))))

@@ -7,6 +7,7 @@ import dev.chorus.cache.ReplicatedCache;
 import dev.chorus.events.DropReason;
 import dev.chorus.events.EventHub;
 import dev.chorus.events.EventHubStats;
+import dev.chorus.wire.Rejection;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -41,6 +42,16 @@ public final class ServerMetrics implements AutoCloseable {
         backplaneCounter(backplane, "received", BackplaneStats::received);
         backplaneCounter(backplane, "delivered", BackplaneStats::delivered);
         backplaneCounter(backplane, "rejected", BackplaneStats::rejectedTotal);
+        for (Rejection reason : Rejection.values()) {
+            // Per reason, so that replays (REPLAYED) and forgeries (BAD_SIGNATURE) can alert on their own.
+            FunctionCounter.builder(
+                            "chorus.backplane.rejections",
+                            backplane,
+                            b -> b.stats().rejected().getOrDefault(reason, 0L))
+                    .tag("backend", backplane.backend())
+                    .tag("reason", reason.name().toLowerCase(java.util.Locale.ROOT))
+                    .register(registry);
+        }
         backplaneCounter(backplane, "gaps", BackplaneStats::gaps);
         backplaneCounter(backplane, "overflow.drops", BackplaneStats::overflowDrops);
         backplaneCounter(backplane, "publish.failures", BackplaneStats::publishFailures);

@@ -10,6 +10,8 @@ import org.junit.jupiter.api.Test;
 /** The server's own settings: defaults, ports, and the refusals that name the variable and the fix. */
 class ServerConfigTest {
 
+    private static final String SECRET = "server-config-test-secret-0123";
+
     @Test
     void theDefaultIsOneEmbeddedReplicaOnPort8080() {
         ServerConfig config = ServerConfig.from(Map.of());
@@ -21,16 +23,60 @@ class ServerConfigTest {
 
     @Test
     void aClusteredBackplaneWithoutSharedStorageIsRefused() {
-        assertThatThrownBy(() ->
-                        ServerConfig.from(Map.of("CHORUS_BACKPLANE", "redis", "REDIS_URL", "redis://127.0.0.1:6379")))
+        assertThatThrownBy(() -> ServerConfig.from(Map.of(
+                        "CHORUS_BACKPLANE",
+                        "redis",
+                        "REDIS_URL",
+                        "redis://127.0.0.1:6379",
+                        "CHORUS_CLUSTER_SECRET",
+                        SECRET)))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("CHORUS_BACKPLANE=redis")
                 .hasMessageContaining("DATABASE_URL is not set")
                 .satisfies(
                         e -> assertThat(((ConfigurationException) e).variable()).isEqualTo("DATABASE_URL"));
-        assertThat(ServerConfig.from(Map.of("CHORUS_BACKPLANE", "postgres", "DATABASE_URL", "postgres://u@db:5432/app"))
+        assertThat(ServerConfig.from(Map.of(
+                                "CHORUS_BACKPLANE",
+                                "postgres",
+                                "DATABASE_URL",
+                                "postgres://u@db:5432/app",
+                                "CHORUS_CLUSTER_SECRET",
+                                SECRET))
                         .embedded())
                 .isFalse();
+    }
+
+    @Test
+    void aClusteredBackplaneWithoutASecretIsRefused_unlessUnsignedIsAllowedExplicitly() {
+        for (String backplane : new String[] {"postgres", "redis", "jgroups"}) {
+            assertThatThrownBy(() -> ServerConfig.from(Map.of(
+                            "CHORUS_BACKPLANE",
+                            backplane,
+                            "DATABASE_URL",
+                            "postgres://u@db:5432/app",
+                            "REDIS_URL",
+                            "redis://127.0.0.1:6379")))
+                    .as(backplane)
+                    .isInstanceOf(ConfigurationException.class)
+                    .hasMessageContaining(backplane + " backplane needs a cluster secret")
+                    .hasMessageContaining("openssl rand -base64 32")
+                    .hasMessageContaining("CHORUS_ALLOW_UNSIGNED=true")
+                    .satisfies(e ->
+                            assertThat(((ConfigurationException) e).variable()).isEqualTo("CHORUS_CLUSTER_SECRET"));
+        }
+        assertThat(ServerConfig.from(Map.of(
+                                "CHORUS_BACKPLANE",
+                                "postgres",
+                                "DATABASE_URL",
+                                "postgres://u@db:5432/app",
+                                "CHORUS_ALLOW_UNSIGNED",
+                                "true"))
+                        .chorus()
+                        .allowUnsigned())
+                .isTrue();
+        assertThat(ServerConfig.from(Map.of()).chorus().clusterSecret())
+                .as("the in-process default needs no secret")
+                .isEmpty();
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.chorus.server;
 import static org.awaitility.Awaitility.await;
 
 import dev.chorus.testkit.ProcessOutput;
+import dev.chorus.testkit.TestSecrets;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.file.Path;
@@ -74,6 +75,8 @@ final class ServerProcess implements AutoCloseable {
         builder.environment().put("CHORUS_REPLICA_NAME", name);
         // Tests that stop replicas do not wait out the production drain delay unless they ask for it.
         builder.environment().put("CHORUS_DRAIN_DELAY", "100ms");
+        // Networked backplanes refuse to start without a cluster secret; every test replica shares one.
+        builder.environment().put("CHORUS_CLUSTER_SECRET", TestSecrets.VALUE);
         builder.environment().putAll(env);
         Process process = builder.start();
         List<String> output = ProcessOutput.follow(process, name);

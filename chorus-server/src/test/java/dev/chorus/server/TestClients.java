@@ -3,6 +3,7 @@ package dev.chorus.server;
 import dev.chorus.server.auth.Clients;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.testkit.TestPostgres;
+import dev.chorus.testkit.TestSecrets;
 import java.security.KeyPairGenerator;
 import java.security.NoSuchAlgorithmException;
 import java.util.HashMap;
@@ -88,8 +89,17 @@ final class TestClients {
         return ChorusServer.start(ServerConfig.from(env));
     }
 
-    /** The environment of a replica with the test clients and {@code keyPem}. */
+    /**
+     * The environment of a replica with the test clients, {@code keyPem} and the shared cluster secret, which
+     * networked backplanes require.
+     */
     static Map<String, String> env(String keyPem) {
-        return Map.of("CHORUS_CLIENTS", clientsJson(), "CHORUS_JWT_PRIVATE_KEY", keyPem);
+        return Map.of(
+                "CHORUS_CLIENTS",
+                clientsJson(),
+                "CHORUS_JWT_PRIVATE_KEY",
+                keyPem,
+                "CHORUS_CLUSTER_SECRET",
+                TestSecrets.VALUE);
     }
 }

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.chorus.ChorusConfig;
+import dev.chorus.ReplicaId;
+import dev.chorus.Secret;
 import dev.chorus.Subscription;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.backplane.BackplaneClosedException;
@@ -13,8 +16,11 @@ import dev.chorus.backplane.Missed;
 import dev.chorus.backplane.Subscriber;
 import dev.chorus.health.Health;
 import dev.chorus.wire.Envelope;
+import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.EnvelopeTooLargeException;
+import dev.chorus.wire.Rejection;
 import java.nio.charset.StandardCharsets;
+import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -65,6 +71,21 @@ public abstract class BackplaneCompatibilityKit {
          */
         default Optional<RawInjector> injectEnvelope() {
             return injectRaw();
+        }
+
+        /**
+         * The cluster secret this cluster's replicas share, if they sign: replay tests re-encode a received
+         * envelope with it (the same bytes that travelled) and forge fresh ones.
+         */
+        default Optional<Secret> secret() {
+            return Optional.empty();
+        }
+
+        /**
+         * Starts one more replica whose clock is {@code clock}, for freshness tests; empty if not supported.
+         */
+        default Optional<Backplane> joinAt(Clock clock) {
+            return Optional.empty();
         }
 
         /** Breaks and restores one replica's link to the transport; empty if not supported. */
@@ -398,6 +419,81 @@ public abstract class BackplaneCompatibilityKit {
         waiting().until(() -> b.stats().rejectedTotal() >= 2);
         assertThat(b.health().isHealthy()).isTrue();
         assertThat(onB.texts()).containsExactly("still works");
+    }
+
+    /*
+     * A recording of a real signed envelope (re-encoding a received envelope gives the bytes that travelled)
+     * is put back on the channel for two replicas that never heard its origin: "late", whose clock is past the
+     * replay window, refuses and counts it; "fresh", inside the window, accepts it. Forged envelopes stamped by
+     * each replica's clock, injected after it, prove each replica has processed the replay before the asserts
+     * (one channel, one order), and the one stamped for "late" is in the future for "fresh", which refuses it.
+     */
+    @Test
+    void recordedSignedEnvelope_replayedAfterTheWindow_isRefusedAndCounted_insideTheWindowAccepted() throws Exception {
+        Optional<RawInjector> injector = cluster.injectEnvelope();
+        Optional<Secret> secret = cluster.secret();
+        Duration later = ChorusConfig.DEFAULT_REPLAY_WINDOW.plusMinutes(1);
+        Clock ahead = Clock.offset(Clock.systemUTC(), later);
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                injector.isPresent() && secret.isPresent(), "this fixture cannot inject signed envelopes");
+        List<Backplane> replicas = joinHealthy(2);
+        Backplane a = replicas.get(0);
+        Recorder onB = Recorder.on(replicas.get(1), "t");
+        awaitSubscriptionsLive(a, "t", List.of(onB));
+        a.publish(Message.of("t", "recorded"));
+        waiting().until(() -> onB.texts().contains("recorded"));
+        EnvelopeCodec codec =
+                EnvelopeCodec.builder(a.cluster()).secret(secret.get()).build();
+        Envelope original = onB.envelopes().stream()
+                .filter(e -> e.payloadAsString().equals("recorded"))
+                .findFirst()
+                .orElseThrow();
+        byte[] recording = codec.encode(original);
+
+        Optional<Backplane> lateReplica = cluster.joinAt(ahead);
+        org.junit.jupiter.api.Assumptions.assumeTrue(lateReplica.isPresent(), "this fixture cannot set a clock");
+        Backplane late = lateReplica.get();
+        started.add(late);
+        Backplane fresh = join();
+        waiting().until(() -> late.health().isHealthy() && fresh.health().isHealthy());
+        Recorder onLate = Recorder.on(late, "t");
+        Recorder onFresh = Recorder.on(fresh, "t");
+        ReplicaId forger = ReplicaId.random("forger");
+        // Two replicas just joined: a mesh may take a while under load to carry the sender's traffic to both.
+        await().atMost(patience().multipliedBy(2))
+                .pollInterval(Duration.ofMillis(50))
+                .until(() -> {
+                    injector.get()
+                            .inject(codec.encode(forged(a.cluster(), forger, Clock.systemUTC(), Recorder.MARKER)));
+                    injector.get().inject(codec.encode(forged(a.cluster(), forger, ahead, Recorder.MARKER)));
+                    return onLate.sawMarker() && onFresh.sawMarker();
+                });
+        long replayedBefore = late.stats().rejected().get(Rejection.REPLAYED);
+
+        injector.get().inject(recording);
+        injector.get().inject(codec.encode(forged(a.cluster(), forger, ahead, "after, stamped for late")));
+        injector.get().inject(codec.encode(forged(a.cluster(), forger, Clock.systemUTC(), "after, stamped now")));
+
+        waiting().until(() -> onLate.texts().contains("after, stamped for late"));
+        waiting().until(() -> onFresh.texts().contains("after, stamped now"));
+        assertThat(onLate.texts()).doesNotContain("recorded");
+        assertThat(late.stats().rejected().get(Rejection.REPLAYED)).isGreaterThan(replayedBefore);
+        assertThat(onFresh.texts()).contains("recorded").doesNotContain("after, stamped for late");
+        assertThat(fresh.stats().rejected().get(Rejection.REPLAYED)).isPositive();
+    }
+
+    private static Envelope forged(String cluster, ReplicaId origin, Clock clock, String text) {
+        // Unsequenced, so that the forger's envelopes are judged by freshness alone, not by gap tracking.
+        return Envelope.of(
+                Envelope.Kind.MESSAGE,
+                cluster,
+                origin,
+                1,
+                0,
+                clock.instant(),
+                "t",
+                Map.of(),
+                text.getBytes(StandardCharsets.UTF_8));
     }
 
     @Test

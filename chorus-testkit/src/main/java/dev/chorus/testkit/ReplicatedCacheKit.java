@@ -399,7 +399,9 @@ public abstract class ReplicatedCacheKit {
         Node reader = nodes.get(1);
         reader.cache.get("k1", k -> 0L);
         long flushesBefore = reader.cache.stats().flushes();
-        EnvelopeCodec codec = EnvelopeCodec.builder(reader.backplane.cluster()).build();
+        EnvelopeCodec codec = EnvelopeCodec.builder(reader.backplane.cluster())
+                .secret(cluster.secret().orElse(null))
+                .build();
         ReplicaId forger = ReplicaId.random("forger");
         byte[] heartbeat = {'H', 0, 0, 0, 0};
 
