@@ -6,7 +6,9 @@ import dev.chorus.leases.LeaseLostException;
 import dev.chorus.leases.LeaseOwner;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
@@ -50,6 +52,16 @@ final class LocalLeaseStore {
     synchronized Lease claim(String key, ReplicaId holder, Duration ttl) {
         long now = nanoTime.getAsLong();
         return store(key, holder, ++lastToken, ttl, now);
+    }
+
+    /** Claims every key in one step, as one statement or one script claims a batch in the networked stores. */
+    synchronized List<Lease> claimAll(List<String> keys, ReplicaId holder, Duration ttl) {
+        long now = nanoTime.getAsLong();
+        List<Lease> leases = new ArrayList<>(keys.size());
+        for (String key : keys) {
+            leases.add(store(key, holder, ++lastToken, ttl, now));
+        }
+        return leases;
     }
 
     synchronized Lease renew(Lease lease) {

@@ -15,6 +15,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -31,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * Invariants:
  *
  * - Every operation is one autocommit statement, atomic under the row lock of (cluster, key). A failed renew
- *   runs a second, read-only statement only to say why it failed.
+ *   runs a second, read-only statement only to say why it failed. claimAll is one statement for its whole
+ *   batch: every key of it is taken, or none.
  * - Expiry is judged by the database clock, now(): the start of the statement's transaction, which for an
  *   autocommit statement is the statement's start, and one value for the whole statement (clock_timestamp()
  *   would differ between the WHERE and the SET). A statement that waited for a row lock judges from before the
@@ -85,6 +90,7 @@ public final class PostgresLeases implements Leases {
 
     private final String acquireSql;
     private final String claimSql;
+    private final String claimAllSql;
     private final String renewSql;
     private final String explainSql;
     private final String releaseSql;
@@ -114,6 +120,14 @@ public final class PostgresLeases implements Leases {
                 + " WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= now()"
                 + " RETURNING token";
         this.claimSql = insert + tokens + " RETURNING token";
+        // The same takeover for a batch in one statement. Rows are locked in key order, so two batches that
+        // share keys wait for each other instead of deadlocking.
+        this.claimAllSql = "INSERT INTO " + leases + " AS l (cluster, key, holder, holder_name, token, expires_at)"
+                + " SELECT ?, k, ?, ?, " + tokens + ", now() + ? * interval '1 microsecond'"
+                + " FROM unnest(?::text[]) AS u(k) ORDER BY k"
+                + " ON CONFLICT (cluster, key) DO UPDATE SET holder = excluded.holder,"
+                + " holder_name = excluded.holder_name, expires_at = excluded.expires_at, token = " + tokens
+                + " RETURNING key, token";
         this.renewSql = "UPDATE " + leases + " SET expires_at = now() + ? * interval '1 microsecond'"
                 + " WHERE cluster = ? AND key = ? AND holder = ? AND token = ? AND expires_at > now()"
                 + " RETURNING token";
@@ -164,6 +178,41 @@ public final class PostgresLeases implements Leases {
                 }
             }
         });
+    }
+
+    @Override
+    public CompletableFuture<List<Lease>> claimAll(List<String> keys, Duration ttl) {
+        List<String> batch = List.copyOf(keys);
+        return calls.submitAll(
+                "claimAll",
+                batch,
+                ttl,
+                () -> execute("claimAll", batch.getFirst(), connection -> {
+                    sweepIfDue();
+                    try (PreparedStatement statement = connection.prepareStatement(claimAllSql)) {
+                        statement.setString(1, cluster);
+                        statement.setObject(2, self.uuid());
+                        statement.setString(3, self.name());
+                        statement.setLong(4, ceilMicros(ttl));
+                        statement.setArray(5, connection.createArrayOf("text", batch.toArray()));
+                        long sent = nanoTime.getAsLong();
+                        Map<String, Long> tokens = new HashMap<>();
+                        try (ResultSet row = statement.executeQuery()) {
+                            while (row.next()) {
+                                tokens.put(row.getString(1), row.getLong(2));
+                            }
+                        }
+                        List<Lease> leases = new ArrayList<>(batch.size());
+                        for (String key : batch) {
+                            Long token = tokens.get(key);
+                            if (token == null) {
+                                throw new SQLException("the batch claim returned no row for '" + key + "'");
+                            }
+                            leases.add(lease(key, token, ttl, sent));
+                        }
+                        return leases;
+                    }
+                }));
     }
 
     @Override

@@ -41,6 +41,26 @@ final class RedisLeaseScripts {
             """);
 
     /**
+     * KEYS: the leases of a batch, then the token counter. ARGV: holder UUID, holder name, ttl ms. Claims every
+     * lease as {@link #TAKE} claims one, in one script, and returns their tokens in the order of KEYS.
+     */
+    static final LuaScript CLAIM_ALL = new LuaScript("claim-all", """
+            local counter = KEYS[#KEYS]
+            if redis.call('EXISTS', counter) == 0 then
+              local time = redis.call('TIME')
+              redis.call('SET', counter, time[1] .. string.format('%06d', tonumber(time[2])))
+            end
+            local tokens = {}
+            for i = 1, #KEYS - 1 do
+              local token = redis.call('INCR', counter)
+              redis.call('HSET', KEYS[i], 'holder', ARGV[1], 'name', ARGV[2], 'token', string.format('%d', token))
+              redis.call('PEXPIRE', KEYS[i], ARGV[3])
+              tokens[i] = token
+            end
+            return tokens
+            """);
+
+    /**
      * KEYS: lease. ARGV: holder UUID, token, ttl ms. Returns {@code {'renewed'}}, or {@code {'lost', holder, token,
      * name}} as the lease is now (empty strings for what is missing), for the caller to say why.
      */

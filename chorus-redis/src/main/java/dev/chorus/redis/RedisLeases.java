@@ -13,6 +13,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -99,6 +100,39 @@ public final class RedisLeases implements Leases {
             long sent = nanoTime.getAsLong();
             return lease(key, take(commands, key, ttl, "claim"), ttl, sent);
         });
+    }
+
+    @Override
+    public CompletableFuture<List<Lease>> claimAll(List<String> keys, Duration ttl) {
+        List<String> batch = List.copyOf(keys);
+        return calls.submitAll(
+                "claimAll",
+                batch,
+                ttl,
+                () -> execute("claimAll", batch.getFirst(), commands -> {
+                    String[] redisKeys = new String[batch.size() + 1];
+                    for (int i = 0; i < batch.size(); i++) {
+                        redisKeys[i] = leaseKey(batch.get(i));
+                    }
+                    redisKeys[batch.size()] = tokensKey;
+                    long sent = nanoTime.getAsLong();
+                    List<Object> tokens = RedisLeaseScripts.CLAIM_ALL.run(
+                            commands,
+                            ScriptOutputType.MULTI,
+                            redisKeys,
+                            holder,
+                            holderName,
+                            Long.toString(ceilMillis(ttl)));
+                    if (tokens.size() != batch.size()) {
+                        throw new ChorusException(
+                                "the batch claim returned " + tokens.size() + " tokens for " + batch.size() + " keys");
+                    }
+                    List<Lease> leases = new ArrayList<>(batch.size());
+                    for (int i = 0; i < batch.size(); i++) {
+                        leases.add(lease(batch.get(i), (Long) tokens.get(i), ttl, sent));
+                    }
+                    return leases;
+                }));
     }
 
     @Override
