@@ -102,6 +102,26 @@ public final class LeaseCalls implements AutoCloseable {
         }
     }
 
+    /** Runs {@code body} for a batch {@code operation} on {@code leases}, after checking the batch and that this replica holds each. */
+    public <T> CompletableFuture<T> submitAll(String operation, List<Lease> leases, Supplier<T> body) {
+        try {
+            for (Lease lease : leases) {
+                if (!lease.holder().equals(self)) {
+                    throw new ChorusException("Lease on '" + lease.key() + "' belongs to " + lease.holder()
+                            + ", not to this replica " + self);
+                }
+                checkTtl(lease.ttl());
+            }
+            return submitAll(
+                    operation,
+                    leases.stream().map(Lease::key).toList(),
+                    leases.isEmpty() ? Duration.ofSeconds(1) : leases.getFirst().ttl(),
+                    body);
+        } catch (ChorusException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
     /** Refuses further calls and shuts down the executor if it is our own. Idempotent. */
     @Override
     public void close() {

@@ -82,6 +82,19 @@ final class LocalLeaseStore {
         return store(lease.key(), lease.holder(), lease.token(), lease.ttl(), now);
     }
 
+    /** Renews each lease still held with its token, in one step; empty for those lost. */
+    synchronized List<Optional<Lease>> renewAll(List<Lease> leases) {
+        List<Optional<Lease>> renewed = new ArrayList<>(leases.size());
+        for (Lease lease : leases) {
+            try {
+                renewed.add(Optional.of(renew(lease)));
+            } catch (LeaseLostException lost) {
+                renewed.add(Optional.empty());
+            }
+        }
+        return renewed;
+    }
+
     synchronized void release(Lease lease) {
         Entry current = entries.get(lease.key());
         if (current != null && current.token == lease.token()) {

@@ -43,6 +43,15 @@ final class LocalLeases implements Leases {
     }
 
     @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        return run(() -> {
+            Leases.checkBatch(leases.stream().map(Lease::key).toList());
+            leases.forEach(this::ownLease);
+            return store.renewAll(leases);
+        });
+    }
+
+    @Override
     public CompletableFuture<Lease> renew(Lease lease) {
         return run(() -> store.renew(ownLease(lease)));
     }

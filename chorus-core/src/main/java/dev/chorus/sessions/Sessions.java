@@ -126,6 +126,8 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final List<Subscription> subscriptions;
     private final FailureLog renewLog = new FailureLog(LOG);
+    // Sessions due for renewal in this maintenance round; only the scheduler thread touches it.
+    private final List<Session> due = new java.util.ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean draining;
 
@@ -349,9 +351,48 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         "its lease could not be renewed before the deadline (lease store unreachable?), so this"
                                 + " replica stops acting for it");
             } else if (!session.renewing && now - session.nextRenewAt >= 0) {
-                renew(session);
+                if (fastFailover) {
+                    due.add(session);
+                } else {
+                    renew(session);
+                }
             }
         }
+        // A replica holding a thousand sessions renews them a few statements at a time, not one each: one each
+        // kept a pool of four connections busy enough that claims waited seconds behind renewals (issue 20).
+        for (int from = 0; from < due.size(); from += Leases.MAX_BATCH) {
+            renewAll(List.copyOf(due.subList(from, Math.min(due.size(), from + Leases.MAX_BATCH))));
+        }
+        due.clear();
+    }
+
+    private void renewAll(List<Session> sessions) {
+        List<Lease> current = new java.util.ArrayList<>(sessions.size());
+        for (Session session : sessions) {
+            session.renewing = true;
+            current.add(session.lease());
+        }
+        leases.renewAll(current).whenComplete((renewed, error) -> {
+            for (int i = 0; i < sessions.size(); i++) {
+                Session session = sessions.get(i);
+                session.renewing = false;
+                if (error != null) {
+                    renewed(session, current.get(i), null, error);
+                } else {
+                    Optional<Lease> lease = renewed.get(i);
+                    renewed(
+                            session,
+                            current.get(i),
+                            lease.orElse(null),
+                            lease.isPresent()
+                                    ? null
+                                    : new LeaseLostException(
+                                            current.get(i).key(),
+                                            current.get(i).token(),
+                                            "it expired, was released or was taken over before the renewal"));
+                }
+            }
+        });
     }
 
     private void renew(Session session) {
@@ -359,38 +400,40 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         Lease current = session.lease();
         leases.renew(current).whenComplete((renewed, error) -> {
             session.renewing = false;
-            if (error == null) {
-                session.renewed(renewed);
-                session.nextRenewAt = nanoClock.getAsLong() + renewEvery;
-                if (renewLog.isFailing()) {
-                    renewLog.recovered("Session leases renew again on " + self);
-                }
-                return;
-            }
-            Throwable cause =
-                    error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-            if (cause instanceof LeaseLostException lost) {
-                leases.owner(LEASE_PREFIX + session.id()).whenComplete((owner, e) -> {
-                    if (owner != null
-                            && owner.isPresent()
-                            && !owner.get().holder().equals(self)) {
-                        end(
-                                session,
-                                Session.EndReason.SUPERSEDED,
-                                "replica " + owner.get().holder() + " claimed it with token "
-                                        + owner.get().token());
-                    } else {
-                        end(session, Session.EndReason.LEASE_LOST, lost.getMessage());
-                    }
-                });
-            } else {
-                renewLog.failure(
-                        "Could not renew the lease of session " + session.id() + " on " + self + " ("
-                                + FailureLog.describe(cause) + "); retrying until its deadline in "
-                                + current.remaining().toMillis() + " ms, then the session ends",
-                        null);
-            }
+            renewed(session, current, renewed, error);
         });
+    }
+
+    /** The outcome of renewing {@code session}'s lease {@code current}: {@code renewed}, or {@code error}. */
+    private void renewed(Session session, Lease current, @Nullable Lease renewed, @Nullable Throwable error) {
+        if (error == null && renewed != null) {
+            session.renewed(renewed);
+            session.nextRenewAt = nanoClock.getAsLong() + renewEvery;
+            if (renewLog.isFailing()) {
+                renewLog.recovered("Session leases renew again on " + self);
+            }
+            return;
+        }
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof LeaseLostException lost) {
+            leases.owner(LEASE_PREFIX + session.id()).whenComplete((owner, e) -> {
+                if (owner != null && owner.isPresent() && !owner.get().holder().equals(self)) {
+                    end(
+                            session,
+                            Session.EndReason.SUPERSEDED,
+                            "replica " + owner.get().holder() + " claimed it with token "
+                                    + owner.get().token());
+                } else {
+                    end(session, Session.EndReason.LEASE_LOST, lost.getMessage());
+                }
+            });
+        } else {
+            renewLog.failure(
+                    "Could not renew the lease of session " + session.id() + " on " + self + " ("
+                            + FailureLog.describe(cause) + "); retrying until its deadline in "
+                            + current.remaining().toMillis() + " ms, then the session ends",
+                    null);
+        }
     }
 
     // ---- dispatching ----

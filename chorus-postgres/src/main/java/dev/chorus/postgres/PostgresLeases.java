@@ -92,6 +92,7 @@ public final class PostgresLeases implements Leases {
     private final String claimSql;
     private final String claimAllSql;
     private final String renewSql;
+    private final String renewAllSql;
     private final String explainSql;
     private final String releaseSql;
     private final String ownerSql;
@@ -131,6 +132,13 @@ public final class PostgresLeases implements Leases {
         this.renewSql = "UPDATE " + leases + " SET expires_at = now() + ? * interval '1 microsecond'"
                 + " WHERE cluster = ? AND key = ? AND holder = ? AND token = ? AND expires_at > now()"
                 + " RETURNING token";
+        // A batch renewal locks its rows in key order, as claimAll does, so the two never deadlock. A row whose
+        // token changed while this waited for its lock drops out (READ COMMITTED re-checks the WHERE).
+        this.renewAllSql = "WITH held AS (SELECT l.key, u.ttl FROM " + leases + " AS l"
+                + " JOIN unnest(?::text[], ?::bigint[], ?::bigint[]) AS u(k, t, ttl) ON l.key = u.k AND l.token = u.t"
+                + " WHERE l.cluster = ? AND l.holder = ? AND l.expires_at > now() ORDER BY l.key FOR UPDATE OF l)"
+                + " UPDATE " + leases + " AS l SET expires_at = now() + held.ttl * interval '1 microsecond' FROM held"
+                + " WHERE l.cluster = ? AND l.key = held.key RETURNING l.key";
         this.explainSql = "SELECT holder, holder_name, token, expires_at > now() FROM " + leases
                 + " WHERE cluster = ? AND key = ?";
         this.releaseSql = "UPDATE " + leases + " SET holder = NULL, holder_name = NULL,"
@@ -233,6 +241,47 @@ public final class PostgresLeases implements Leases {
             }
             throw new LeaseLostException(lease.key(), lease.token(), whyLost(connection, lease));
         });
+    }
+
+    @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        List<Lease> batch = List.copyOf(leases);
+        return calls.submitAll(
+                "renewAll",
+                batch,
+                () -> execute("renewAll", batch.getFirst().key(), connection -> {
+                    try (PreparedStatement statement = connection.prepareStatement(renewAllSql)) {
+                        Object[] keys = new Object[batch.size()];
+                        Object[] tokens = new Object[batch.size()];
+                        Object[] ttls = new Object[batch.size()];
+                        for (int i = 0; i < batch.size(); i++) {
+                            keys[i] = batch.get(i).key();
+                            tokens[i] = batch.get(i).token();
+                            ttls[i] = ceilMicros(batch.get(i).ttl());
+                        }
+                        statement.setArray(1, connection.createArrayOf("text", keys));
+                        statement.setArray(2, connection.createArrayOf("bigint", tokens));
+                        statement.setArray(3, connection.createArrayOf("bigint", ttls));
+                        statement.setString(4, cluster);
+                        statement.setObject(5, self.uuid());
+                        statement.setString(6, cluster);
+                        long sent = nanoTime.getAsLong();
+                        java.util.Set<String> renewed = new java.util.HashSet<>();
+                        try (ResultSet row = statement.executeQuery()) {
+                            while (row.next()) {
+                                renewed.add(row.getString(1));
+                            }
+                        }
+                        List<Optional<Lease>> result = new ArrayList<>(batch.size());
+                        for (Lease lease : batch) {
+                            result.add(
+                                    renewed.contains(lease.key())
+                                            ? Optional.of(lease(lease.key(), lease.token(), lease.ttl(), sent))
+                                            : Optional.empty());
+                        }
+                        return result;
+                    }
+                }));
     }
 
     @Override

@@ -73,6 +73,24 @@ final class RedisLeaseScripts {
             return {'lost', lease[1] or '', lease[2] or '', lease[3] or ''}
             """);
 
+    /**
+     * KEYS: the leases of a batch. ARGV: holder UUID, then a token and a ttl ms per key. Renews each lease still
+     * held with its token, as {@link #RENEW} does one; returns 1 (renewed) or 0 (lost) per key, in order.
+     */
+    static final LuaScript RENEW_ALL = new LuaScript("renew-all", """
+            local renewed = {}
+            for i = 1, #KEYS do
+              local lease = redis.call('HMGET', KEYS[i], 'holder', 'token')
+              if lease[1] == ARGV[1] and lease[2] == ARGV[2 * i] then
+                redis.call('PEXPIRE', KEYS[i], ARGV[2 * i + 1])
+                renewed[i] = 1
+              else
+                renewed[i] = 0
+              end
+            end
+            return renewed
+            """);
+
     /** KEYS: lease. ARGV: holder UUID, token. Returns 1 if released, 0 if the lease was no longer this one. */
     static final LuaScript RELEASE = new LuaScript("release", """
             local lease = redis.call('HMGET', KEYS[1], 'holder', 'token')

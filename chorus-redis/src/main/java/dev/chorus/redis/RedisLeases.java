@@ -157,6 +157,36 @@ public final class RedisLeases implements Leases {
     }
 
     @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        List<Lease> batch = List.copyOf(leases);
+        return calls.submitAll(
+                "renewAll",
+                batch,
+                () -> execute("renewAll", batch.getFirst().key(), commands -> {
+                    String[] keys = new String[batch.size()];
+                    String[] args = new String[1 + 2 * batch.size()];
+                    args[0] = holder;
+                    for (int i = 0; i < batch.size(); i++) {
+                        keys[i] = leaseKey(batch.get(i).key());
+                        args[1 + 2 * i] = Long.toString(batch.get(i).token());
+                        args[2 + 2 * i] = Long.toString(ceilMillis(batch.get(i).ttl()));
+                    }
+                    long sent = nanoTime.getAsLong();
+                    List<Object> renewed =
+                            RedisLeaseScripts.RENEW_ALL.run(commands, ScriptOutputType.MULTI, keys, args);
+                    List<Optional<Lease>> result = new ArrayList<>(batch.size());
+                    for (int i = 0; i < batch.size(); i++) {
+                        Lease lease = batch.get(i);
+                        result.add(
+                                Long.valueOf(1).equals(renewed.get(i))
+                                        ? Optional.of(lease(lease.key(), lease.token(), lease.ttl(), sent))
+                                        : Optional.empty());
+                    }
+                    return result;
+                }));
+    }
+
+    @Override
     public CompletableFuture<Void> release(Lease lease) {
         return run("release", lease, commands -> {
             RedisLeaseScripts.RELEASE.run(

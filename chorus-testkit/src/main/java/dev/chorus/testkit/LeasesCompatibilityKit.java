@@ -194,6 +194,31 @@ public abstract class LeasesCompatibilityKit {
     }
 
     @Test
+    void renewAll_extendsTheLeasesStillHeldAndReportsTheLostOnes() {
+        Leases a = replica("a");
+        Leases b = replica("b");
+        Lease kept = a.tryAcquire("r1", Duration.ofSeconds(10)).join().orElseThrow();
+        Lease taken = a.tryAcquire("r2", LONG_TTL).join().orElseThrow();
+        Lease released = a.tryAcquire("r3", LONG_TTL).join().orElseThrow();
+        Lease takeover = b.claim("r2", LONG_TTL).join();
+        a.release(released).join();
+
+        List<Optional<Lease>> renewed =
+                a.renewAll(List.of(kept, taken, released)).join();
+
+        assertThat(renewed).hasSize(3);
+        assertThat(renewed.get(0)).hasValueSatisfying(lease -> {
+            assertThat(lease.token()).isEqualTo(kept.token());
+            assertThat(lease.deadlineNanos()).isGreaterThan(kept.deadlineNanos());
+        });
+        assertThat(renewed.get(1)).isEmpty();
+        assertThat(renewed.get(2)).isEmpty();
+        assertThat(a.owner("r2").join()).map(LeaseOwner::token).contains(takeover.token());
+        assertThat(a.owner("r3").join()).isEmpty();
+        assertThat(rejection(() -> b.renewAll(List.of(kept))).getMessage()).contains("not to this replica");
+    }
+
+    @Test
     void claimAll_ofAnEmptyBatchDuplicatesOrABadKey_isRejectedAndTakesNothing() {
         Leases a = replica("a");
 
