@@ -16,11 +16,13 @@ import org.jspecify.annotations.Nullable;
 /*
  * Invariants:
  *
- * - At most one batch is in flight. A claim that finds none in flight starts one at once, so a lone claim
- *   costs exactly what Leases.claim costs; claims that arrive while a batch is in flight wait for it and go
- *   together in the next one (natural batching: no timer, no added latency when the store is fast).
- * - A batch holds each key once: a second claim of the same key (a client that reconnected twice) waits for
- *   the following batch, so the later claim draws the larger token, as it would one by one.
+ * - At most MAX_IN_FLIGHT batches are in flight. A claim that finds fewer starts one at once, so a lone claim
+ *   costs exactly what Leases.claim costs; claims that arrive while batches are in flight wait and go together
+ *   in the next one (natural batching: no timer, no added latency when the store is fast). Two lanes, not
+ *   one, so that one slow statement (a lock wait, a pool wait) does not hold every other claim behind it.
+ * - A key is in at most one batch in flight: a second claim of the same key (a client that reconnected
+ *   twice) waits until the first one's batch completed, so the later claim draws the larger token, as it
+ *   would one by one.
  * - Every waiting claim completes: with its lease, or with the batch's failure.
  */
 
@@ -32,8 +34,11 @@ final class ClaimBatcher {
     private final Leases leases;
     private final Duration ttl;
     private final int maxBatch;
+    private static final int MAX_IN_FLIGHT = 2;
+
     private final ArrayDeque<Waiting> queue = new ArrayDeque<>();
-    private boolean inFlight;
+    private final Set<String> flying = new HashSet<>();
+    private int inFlight;
 
     ClaimBatcher(Leases leases, Duration ttl, int maxBatch) {
         this.leases = leases;
@@ -46,18 +51,13 @@ final class ClaimBatcher {
         Waiting waiting = new Waiting(key, new CompletableFuture<>());
         synchronized (this) {
             queue.add(waiting);
-            if (inFlight) {
+            if (inFlight >= MAX_IN_FLIGHT) {
                 return waiting.result();
             }
-            inFlight = true;
+            inFlight++;
         }
         flush();
         return waiting.result();
-    }
-
-    /** How many claims wait for the batch in flight. */
-    synchronized int waiting() {
-        return queue.size();
     }
 
     private void flush() {
@@ -73,12 +73,14 @@ final class ClaimBatcher {
             if (!claimed.isDone()) {
                 // The store answers later: its completion sends the next batch.
                 claimed.whenComplete((leases, error) -> {
+                    landed(sent);
                     complete(sent, leases, error);
                     flush();
                 });
                 return;
             }
             // Answered at once (an in-memory store): loop rather than recurse.
+            landed(sent);
             claimed.handle((leases, error) -> {
                 complete(sent, leases, error);
                 return null;
@@ -87,21 +89,29 @@ final class ClaimBatcher {
         }
     }
 
-    /** The next batch, or null (and nothing in flight) when no claim waits. */
+    private synchronized void landed(List<Waiting> batch) {
+        batch.forEach(waiting -> flying.remove(waiting.key()));
+    }
+
+    /**
+     * The next batch of this lane, or null (and the lane ends) when no claim waits but for keys in flight:
+     * the lane that carries those takes them when it lands.
+     */
     private synchronized @Nullable List<Waiting> next() {
-        if (queue.isEmpty()) {
-            inFlight = false;
-            return null;
-        }
         List<Waiting> batch = new ArrayList<>(Math.min(queue.size(), maxBatch));
         Set<String> keys = new HashSet<>();
         for (Iterator<Waiting> it = queue.iterator(); it.hasNext() && batch.size() < maxBatch; ) {
             Waiting waiting = it.next();
-            if (keys.add(waiting.key())) {
+            if (!flying.contains(waiting.key()) && keys.add(waiting.key())) {
                 batch.add(waiting);
                 it.remove();
             }
         }
+        if (batch.isEmpty()) {
+            inFlight--;
+            return null;
+        }
+        flying.addAll(keys);
         return batch;
     }
 

@@ -526,7 +526,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         0,
                         "no replica holds session " + call.sessionId);
             } else {
-                remember(owner.get());
+                if (!fastFailover || !departed.containsKey(owner.get().holder())) {
+                    remember(owner.get()); // a departed owner is not worth remembering
+                }
                 send(call, owner.get());
             }
         });
@@ -545,6 +547,13 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             return;
         }
         if (departed.containsKey(owner.holder())) {
+            if (fastFailover && call.fromCache) {
+                // Remembered before membership saw it leave: the store may know a newer claim already.
+                forgetOwner(call.sessionId);
+                call.moves.incrementAndGet();
+                lookUp(call);
+                return;
+            }
             finish(
                     call,
                     DispatchResult.Outcome.NO_LIVE_SESSION,
