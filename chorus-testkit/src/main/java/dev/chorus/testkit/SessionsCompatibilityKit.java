@@ -366,6 +366,10 @@ public abstract class SessionsCompatibilityKit {
         Node b = node("b");
         b.sessions().claim("agent-m", new Recording()).get(20, TimeUnit.SECONDS);
         assertThat(dispatch(a, "agent-m", "before", PATIENCE).outcome()).isEqualTo(Outcome.DELIVERED);
+        // Membership reports only the departure of a member it saw join.
+        await().atMost(PATIENCE)
+                .until(() -> a.replica().membership().members().stream()
+                        .anyMatch(member -> member.id().equals(b.id())));
 
         b.replica().backplane().close(); // it stops answering, and keeps renewing its lease
         CompletableFuture<DispatchResult> waiting = a.sessions()
