@@ -233,11 +233,13 @@ public final class AgentSessions implements AutoCloseable {
                             + unacknowledgedExpiry.toMillis() + " ms"),
                     unacknowledgedExpiry.toMillis(),
                     TimeUnit.MILLISECONDS);
-            answer.whenComplete((a, e) -> pending.remove(id));
+            // The dispatcher hears the answer only after the config was forgotten: dependents of one future run
+            // last-registered first, so a second whenComplete on answer could run before the removal.
+            CompletableFuture<Acceptance> forgotten = answer.whenComplete((a, e) -> pending.remove(id));
             String config = new String(dispatch.payload(), StandardCharsets.UTF_8);
             link.send("{\"type\":\"config\",\"id\":" + id + ",\"from\":\"" + dispatch.from() + "\",\"config\":" + config
                     + "}");
-            return answer;
+            return forgotten;
         }
 
         /** A frame from the agent: an acknowledgement or a refusal of config {@code id}. */
