@@ -14,6 +14,7 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyPairGenerator;
 import java.time.Duration;
@@ -31,7 +32,10 @@ import java.util.concurrent.atomic.AtomicInteger;
 /**
  * Agent failover: replicas A, B and C of the reference server, each its own process on the PostgreSQL
  * backplane; N agents connected to B; B is killed with SIGKILL; how long until each agent is dispatchable
- * again through A (it reconnects to C and claims its session there).
+ * again through A (it reconnects to C and claims its session there). Run twice in one go, on the same code:
+ * once with {@code CHORUS_SESSION_LEGACY_FAILOVER=true} (the failover of before issue 20) and once without.
+ * A few stranded agents, which know only B, measure the lease-expiry floor: how long until a dispatch to a
+ * session whose client never comes back is answered NO_LIVE_SESSION.
  */
 final class FailoverScenario implements Scenario {
 
@@ -54,14 +58,22 @@ final class FailoverScenario implements Scenario {
     public String legend() {
         return """
                 Three replicas of the reference server (`java -cp` the benchmark jar, `dev.chorus.server.Main`, \
-                PostgreSQL backplane, leases and storage, one shared signing key), each its own process on \
+                PostgreSQL backplane, leases, membership and storage, one shared signing key and cluster \
+                secret, default session lease TTL 10 s and membership expiry 10 s), each its own process on \
                 loopback. N agents (`AgentClient`, one shared JDK `HttpClient`, reconnect backoff 50 ms → 1 s \
-                with full jitter, addresses B then C) connect to B and claim their sessions. B is killed with \
-                SIGKILL. From that instant, 32 virtual threads dispatch a config to every agent through A \
-                (`PUT /api/agents/{id}/config?timeout=1s`) until it answers 200 DELIVERED; each agent's time \
-                is kill → its first delivered dispatch. messages: agents; msgs/s: agents made dispatchable per \
-                second of the whole recovery; loss: agents never dispatchable within 60 s. The replicas, the \
-                agents and the dispatchers share the machine's cores.
+                with full jitter, addresses B then C) connect to B and claim their sessions; M stranded agents \
+                know only B. B is killed with SIGKILL. From that instant, 32 virtual threads dispatch a config to \
+                every agent through A (`PUT /api/agents/{id}/config?timeout=1s`) until it answers 200 DELIVERED; \
+                each agent's time is kill → its first delivered dispatch. 4 more threads dispatch to the stranded \
+                agents until A answers 404 NO_LIVE_SESSION: that time is the lease-expiry floor, the bound for a \
+                session whose client does not come back. A reconnecting agent's claim takes its session over with \
+                a newer token at once (newest claim wins), so it does not wait for that floor. Both modes run in \
+                one process on the same code: "before" sets `CHORUS_SESSION_LEGACY_FAILOVER=true` on every \
+                replica (dispatches wait out a silent remembered owner, claims go one round trip each), "after" \
+                runs the defaults (silent owners checked against the lease store after 250 ms, claims taken \
+                over in batches). messages: agents; msgs/s: agents made dispatchable per second of the whole \
+                recovery; loss: agents never dispatchable (or, stranded, never NO_LIVE_SESSION) within 60 s. \
+                The replicas, the agents and the dispatchers share the machine's cores.
                 """;
     }
 
@@ -69,6 +81,7 @@ final class FailoverScenario implements Scenario {
     public List<ResultRow> run(BenchConfig config) {
         String unavailable = BenchPostgres.unavailableReason();
         int agents = config.pick(1_000, 100);
+        int stranded = config.pick(20, 5);
         if (unavailable != null) {
             return List.of(new ResultRow(
                     NAME,
@@ -83,24 +96,20 @@ final class FailoverScenario implements Scenario {
                     "skipped: " + unavailable));
         }
         try {
-            return List.of(measure(agents));
+            List<ResultRow> rows = new ArrayList<>(measure(agents, stranded, true));
+            rows.addAll(measure(agents, stranded, false));
+            return rows;
         } catch (Exception e) {
             throw new IllegalStateException("failover scenario failed: " + e, e);
         }
     }
 
-    /** Every replica of the run shares one cluster secret, as a deployment's do. */
-    private static Map<String, String> withSecret(Map<String, String> env) {
-        Map<String, String> all = new java.util.HashMap<>(env);
-        all.put("CHORUS_CLUSTER_SECRET", BenchSecret.VALUE);
-        return all;
-    }
-
-    private ResultRow measure(int count) throws Exception {
+    private List<ResultRow> measure(int count, int strandedCount, boolean legacy) throws Exception {
+        String mode = legacy ? "before: legacy failover" : "after: fast failover";
         String unique = "fo_" + UUID.randomUUID().toString().replace("-", "").substring(0, 10);
         KeyPairGenerator generator = KeyPairGenerator.getInstance("RSA");
         generator.initialize(2048);
-        Map<String, String> env = withSecret(Map.of(
+        Map<String, String> env = new java.util.HashMap<>(Map.of(
                 "CHORUS_BACKPLANE",
                 "postgres",
                 "DATABASE_URL",
@@ -121,6 +130,11 @@ final class FailoverScenario implements Scenario {
                 "127.0.0.1",
                 "PORT",
                 "0"));
+        env.put("CHORUS_CLUSTER_SECRET", BenchSecret.VALUE);
+        env.put("CHORUS_WS_MAX_PER_USER", Integer.toString(count + strandedCount + 100));
+        if (legacy) {
+            env.put("CHORUS_SESSION_LEGACY_FAILOVER", "true");
+        }
         List<Process> processes = new ArrayList<>();
         HttpClient http = HttpClient.newBuilder()
                 .version(HttpClient.Version.HTTP_1_1)
@@ -144,54 +158,106 @@ final class FailoverScenario implements Scenario {
                         timer);
                 clients.add(agent.start());
             }
-            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            List<AgentClient> stranded = new ArrayList<>();
+            for (int i = 0; i < strandedCount; i++) {
+                AgentClient agent = new AgentClient(
+                        "stranded-" + i,
+                        List.of(b),
+                        () -> token,
+                        config -> null,
+                        new Backoff(Duration.ofMillis(50), Duration.ofSeconds(1)),
+                        http,
+                        timer);
+                stranded.add(agent.start());
+            }
+            clients.addAll(stranded);
+            long connecting = System.nanoTime();
+            long deadline = connecting + TimeUnit.SECONDS.toNanos(120);
             while (clients.stream().anyMatch(agent -> !agent.isConnected())) {
                 if (System.nanoTime() > deadline) {
                     throw new IllegalStateException("agents did not all connect to B within 120 s");
                 }
                 TimeUnit.MILLISECONDS.sleep(100);
             }
+            long connectMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - connecting);
+            List<AgentClient> movers = clients.subList(0, count);
+            LatencyRecorder reconnects = new LatencyRecorder();
             long killedAt = System.nanoTime();
             processes.get(1).destroyForcibly();
-            LatencyRecorder recovery = new LatencyRecorder();
-            AtomicInteger lost = new AtomicInteger();
-            ConcurrentLinkedQueue<Integer> pending = new ConcurrentLinkedQueue<>();
-            for (int i = 0; i < count; i++) {
-                pending.add(i);
-            }
             long giveUp = killedAt + TimeUnit.SECONDS.toNanos(60);
+            LatencyRecorder recovery = new LatencyRecorder();
+            LatencyRecorder floor = new LatencyRecorder();
+            AtomicInteger lost = new AtomicInteger();
+            AtomicInteger neverGone = new AtomicInteger();
+            long[] allReconnected = {-1};
             try (ExecutorService dispatchers = Executors.newVirtualThreadPerTaskExecutor()) {
-                for (int t = 0; t < 32; t++) {
-                    dispatchers.submit(() -> {
-                        Integer next;
-                        while ((next = pending.poll()) != null) {
-                            while (true) {
-                                if (dispatch(http, a, token, "agent-" + next)) {
-                                    recovery.record(System.nanoTime() - killedAt);
-                                    break;
-                                }
-                                if (System.nanoTime() > giveUp) {
-                                    lost.incrementAndGet();
-                                    break;
-                                }
+                dispatchers.submit(() -> {
+                    // When each moving agent holds a session on C again: the floor of "dispatchable again".
+                    boolean[] back = new boolean[movers.size()];
+                    int left = movers.size();
+                    while (left > 0 && System.nanoTime() < giveUp) {
+                        long now = System.nanoTime() - killedAt;
+                        for (int i = 0; i < back.length; i++) {
+                            if (!back[i] && movers.get(i).connectedTo().equals(c.toString())) {
+                                back[i] = true;
+                                left--;
+                                reconnects.record(now);
                             }
                         }
-                        return null;
-                    });
-                }
+                        if (left == 0) {
+                            allReconnected[0] = now;
+                            return null;
+                        }
+                        TimeUnit.MILLISECONDS.sleep(10);
+                    }
+                    return null;
+                });
+                drive(dispatchers, 32, count, "agent-", 200, http, a, token, killedAt, giveUp, recovery, lost);
+                drive(
+                        dispatchers,
+                        4,
+                        strandedCount,
+                        "stranded-",
+                        404,
+                        http,
+                        a,
+                        token,
+                        killedAt,
+                        giveUp,
+                        floor,
+                        neverGone);
             }
             double seconds = (System.nanoTime() - killedAt) / 1e9;
-            return new ResultRow(
-                    NAME,
-                    "chorus agents (" + count + ")",
-                    "kill -9 owner",
-                    count,
-                    recovery.count() / seconds,
-                    recovery.percentileMicros(50),
-                    recovery.percentileMicros(99),
-                    recovery.maxMicros(),
-                    lost.get(),
-                    "every agent dispatchable again " + Math.round(recovery.maxMicros() / 1000) + " ms after the kill");
+            long recoveredMillis = Math.round(recovery.maxMicros() / 1000);
+            long floorMillis = Math.round(floor.maxMicros() / 1000);
+            return List.of(
+                    new ResultRow(
+                            NAME,
+                            "chorus agents (" + count + ")",
+                            mode,
+                            count,
+                            recovery.count() / seconds,
+                            recovery.percentileMicros(50),
+                            recovery.percentileMicros(99),
+                            recovery.maxMicros(),
+                            lost.get(),
+                            "every agent dispatchable again " + recoveredMillis
+                                    + " ms after the kill; reconnected to C:"
+                                    + " p50 " + Math.round(reconnects.percentileMicros(50) / 1000) + " ms, all "
+                                    + TimeUnit.NANOSECONDS.toMillis(allReconnected[0]) + " ms; first connect of all"
+                                    + " agents to B took " + connectMillis + " ms"),
+                    new ResultRow(
+                            NAME,
+                            "stranded agents (" + strandedCount + ")",
+                            mode + ", lease-expiry floor",
+                            strandedCount,
+                            floor.count() / seconds,
+                            floor.percentileMicros(50),
+                            floor.percentileMicros(99),
+                            floor.maxMicros(),
+                            neverGone.get(),
+                            "NO_LIVE_SESSION " + floorMillis + " ms after the kill (lease TTL 10 s, membership expiry"
+                                    + " 10 s)"));
         } finally {
             clients.forEach(AgentClient::close);
             timer.shutdownNow();
@@ -206,7 +272,50 @@ final class FailoverScenario implements Scenario {
         }
     }
 
-    private static boolean dispatch(HttpClient http, URI a, String token, String agent) {
+    /**
+     * {@code threads} virtual threads dispatch to agents {@code prefix0..count-1} through {@code a} until each
+     * answers {@code wanted}, recording kill → that answer; agents still not there at {@code giveUp} count in
+     * {@code lost}.
+     */
+    private static void drive(
+            ExecutorService dispatchers,
+            int threads,
+            int count,
+            String prefix,
+            int wanted,
+            HttpClient http,
+            URI a,
+            String token,
+            long killedAt,
+            long giveUp,
+            LatencyRecorder recorder,
+            AtomicInteger lost) {
+        ConcurrentLinkedQueue<Integer> pending = new ConcurrentLinkedQueue<>();
+        for (int i = 0; i < count; i++) {
+            pending.add(i);
+        }
+        for (int t = 0; t < threads; t++) {
+            dispatchers.submit(() -> {
+                Integer next;
+                while ((next = pending.poll()) != null) {
+                    while (true) {
+                        if (dispatch(http, a, token, prefix + next) == wanted) {
+                            recorder.record(System.nanoTime() - killedAt);
+                            break;
+                        }
+                        if (System.nanoTime() > giveUp) {
+                            lost.incrementAndGet();
+                            break;
+                        }
+                    }
+                }
+                return null;
+            });
+        }
+    }
+
+    /** The status of one dispatch through {@code a}, or -1 when it did not get one. */
+    private static int dispatch(HttpClient http, URI a, String token, String agent) {
         try {
             HttpResponse<Void> response = http.send(
                     HttpRequest.newBuilder(a.resolve("/api/agents/" + agent + "/config?timeout=1s"))
@@ -216,12 +325,12 @@ final class FailoverScenario implements Scenario {
                             .PUT(HttpRequest.BodyPublishers.ofString("{\"level\":1}"))
                             .build(),
                     HttpResponse.BodyHandlers.discarding());
-            return response.statusCode() == 200;
+            return response.statusCode();
         } catch (IOException e) {
-            return false;
+            return -1;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            return false;
+            return -1;
         }
     }
 
@@ -248,6 +357,9 @@ final class FailoverScenario implements Scenario {
             port = probe.getLocalPort();
         }
         Path java = Path.of(System.getProperty("java.home"), "bin", "java");
+        // Kept only to say why a replica did not start; deleted when the JVM exits.
+        Path output = Files.createTempFile("chorus-failover-" + name, ".log");
+        output.toFile().deleteOnExit();
         ProcessBuilder builder = new ProcessBuilder(
                         java.toString(),
                         "-Xmx384m",
@@ -255,7 +367,7 @@ final class FailoverScenario implements Scenario {
                         System.getProperty("java.class.path"),
                         "dev.chorus.server.Main")
                 .redirectErrorStream(true)
-                .redirectOutput(ProcessBuilder.Redirect.DISCARD);
+                .redirectOutput(output.toFile());
         builder.environment().putAll(env);
         builder.environment().put("CHORUS_REPLICA_NAME", name);
         builder.environment().put("PORT", Integer.toString(port));
@@ -278,6 +390,9 @@ final class FailoverScenario implements Scenario {
             }
             TimeUnit.MILLISECONDS.sleep(200);
         }
-        throw new IllegalStateException("replica " + name + " did not become ready on port " + port);
+        List<String> lines = Files.readAllLines(output);
+        throw new IllegalStateException("replica " + name + " did not become ready on port " + port + " ("
+                + (process.isAlive() ? "still starting" : "exited with " + process.exitValue()) + "); its last lines: "
+                + String.join("\n", lines.subList(Math.max(0, lines.size() - 20), lines.size())));
     }
 }

@@ -3,7 +3,9 @@ package dev.chorus.internal;
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.leases.Lease;
+import dev.chorus.leases.Leases;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
@@ -84,6 +86,39 @@ public final class LeaseCalls implements AutoCloseable {
         } catch (RejectedExecutionException e) {
             return CompletableFuture.failedFuture(
                     new ChorusException("Leases of " + self.shortForm() + " are closed; cannot " + operation, e));
+        }
+    }
+
+    /** Runs {@code body} for a batch {@code operation} on {@code keys}, after checking the batch, every key and the ttl. */
+    public <T> CompletableFuture<T> submitAll(String operation, List<String> keys, Duration ttl, Supplier<T> body) {
+        try {
+            for (String key : Leases.checkBatch(keys)) {
+                checkKey(key);
+                storeKeyCheck.accept(key);
+            }
+            return submit(operation, keys.getFirst(), ttl, body);
+        } catch (ChorusException e) {
+            return CompletableFuture.failedFuture(e);
+        }
+    }
+
+    /** Runs {@code body} for a batch {@code operation} on {@code leases}, after checking the batch and that this replica holds each. */
+    public <T> CompletableFuture<T> submitAll(String operation, List<Lease> leases, Supplier<T> body) {
+        try {
+            for (Lease lease : leases) {
+                if (!lease.holder().equals(self)) {
+                    throw new ChorusException("Lease on '" + lease.key() + "' belongs to " + lease.holder()
+                            + ", not to this replica " + self);
+                }
+                checkTtl(lease.ttl());
+            }
+            return submitAll(
+                    operation,
+                    leases.stream().map(Lease::key).toList(),
+                    leases.isEmpty() ? Duration.ofSeconds(1) : leases.getFirst().ttl(),
+                    body);
+        } catch (ChorusException e) {
+            return CompletableFuture.failedFuture(e);
         }
     }
 

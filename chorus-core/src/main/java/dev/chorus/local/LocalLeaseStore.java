@@ -6,7 +6,9 @@ import dev.chorus.leases.LeaseLostException;
 import dev.chorus.leases.LeaseOwner;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.LongSupplier;
@@ -52,6 +54,16 @@ final class LocalLeaseStore {
         return store(key, holder, ++lastToken, ttl, now);
     }
 
+    /** Claims every key in one step, as one statement or one script claims a batch in the networked stores. */
+    synchronized List<Lease> claimAll(List<String> keys, ReplicaId holder, Duration ttl) {
+        long now = nanoTime.getAsLong();
+        List<Lease> leases = new ArrayList<>(keys.size());
+        for (String key : keys) {
+            leases.add(store(key, holder, ++lastToken, ttl, now));
+        }
+        return leases;
+    }
+
     synchronized Lease renew(Lease lease) {
         long now = nanoTime.getAsLong();
         Entry current = entries.get(lease.key());
@@ -68,6 +80,19 @@ final class LocalLeaseStore {
             throw new LeaseLostException(lease.key(), lease.token(), "it expired before the renewal");
         }
         return store(lease.key(), lease.holder(), lease.token(), lease.ttl(), now);
+    }
+
+    /** Renews each lease still held with its token, in one step; empty for those lost. */
+    synchronized List<Optional<Lease>> renewAll(List<Lease> leases) {
+        List<Optional<Lease>> renewed = new ArrayList<>(leases.size());
+        for (Lease lease : leases) {
+            try {
+                renewed.add(Optional.of(renew(lease)));
+            } catch (LeaseLostException lost) {
+                renewed.add(Optional.empty());
+            }
+        }
+        return renewed;
     }
 
     synchronized void release(Lease lease) {

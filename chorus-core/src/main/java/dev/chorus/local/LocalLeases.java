@@ -7,6 +7,7 @@ import dev.chorus.leases.Lease;
 import dev.chorus.leases.LeaseOwner;
 import dev.chorus.leases.Leases;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
@@ -31,6 +32,23 @@ final class LocalLeases implements Leases {
     @Override
     public CompletableFuture<Lease> claim(String key, Duration ttl) {
         return run(() -> store.claim(LeaseCalls.checkKey(key), self, LeaseCalls.checkTtl(ttl)));
+    }
+
+    @Override
+    public CompletableFuture<List<Lease>> claimAll(List<String> keys, Duration ttl) {
+        return run(() -> {
+            Leases.checkBatch(keys).forEach(LeaseCalls::checkKey);
+            return store.claimAll(keys, self, LeaseCalls.checkTtl(ttl));
+        });
+    }
+
+    @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        return run(() -> {
+            Leases.checkBatch(leases.stream().map(Lease::key).toList());
+            leases.forEach(this::ownLease);
+            return store.renewAll(leases);
+        });
     }
 
     @Override

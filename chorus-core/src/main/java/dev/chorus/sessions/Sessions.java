@@ -54,11 +54,23 @@ import org.slf4j.LoggerFactory;
  * chorus.dispatch.<replica uuid>}) with the token it saw, and waits for the owner's answer on its own
  * reply topic. The owner hands it to the session's handler only if it holds the session with exactly that
  * token and its lease deadline has not passed.
+ *
+ * <p>Failover (issue 20): a remembered owner is used only while its lease has not expired; an owner that does
+ * not answer within {@link Builder#ownerSilence} is checked against the lease store, and the dispatch goes
+ * at once to the replica that claimed the session since (or ends NO_LIVE_SESSION if none holds it); an owner
+ * that membership reports gone is forgotten for all its sessions and its waiting dispatches are looked up
+ * again. Claims that arrive together are taken over in batches ({@link ClaimBatcher}, {@link
+ * Leases#claimAll}). This class stays past 600 lines because ownership and request/reply share the owner
+ * memory and the pending calls; the batching lives apart.
  */
 public final class Sessions implements Dispatcher, AutoCloseable {
 
     /** Default session lease time to live. */
     public static final Duration DEFAULT_LEASE_TTL = Duration.ofSeconds(10);
+    /** Default time a dispatch waits for a remote owner's answer before it asks the lease store again. */
+    public static final Duration DEFAULT_OWNER_SILENCE = Duration.ofMillis(250);
+    /** Default largest number of claims taken over in one lease-store round trip. */
+    public static final int DEFAULT_CLAIM_BATCH = 500;
     /** Prefix of the lease keys of sessions. */
     public static final String LEASE_PREFIX = "session:";
     /** Topic of claim announcements. */
@@ -81,6 +93,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     private final @Nullable Membership membership;
     private final Duration ttl;
     private final long renewEvery;
+    private final boolean fastFailover;
+    private final long silenceNanos;
+    private final ClaimBatcher claims;
     private final LongSupplier nanoClock;
     private final ReplicaId self;
 
@@ -112,12 +127,16 @@ public final class Sessions implements Dispatcher, AutoCloseable {
     private final ScheduledExecutorService scheduler;
     private final List<Subscription> subscriptions;
     private final FailureLog renewLog = new FailureLog(LOG);
+    // Sessions due for renewal in this maintenance round; only the scheduler thread touches it.
+    private final List<Session> due = new java.util.ArrayList<>();
     private final AtomicBoolean closed = new AtomicBoolean();
     private volatile boolean draining;
 
     private final LongAdder dispatched = new LongAdder();
     private final LongAdder served = new LongAdder();
     private final MalformedInput malformed = new MalformedInput(LOG, "dispatch message");
+    private final LongAdder failedOver = new LongAdder();
+    private final LongAdder silentOwners = new LongAdder();
 
     private Sessions(Builder b) {
         this.backplane = b.backplane;
@@ -125,6 +144,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         this.membership = b.membership;
         this.ttl = b.ttl;
         this.renewEvery = ttl.toNanos() / 3;
+        this.fastFailover = b.fastFailover;
+        this.silenceNanos = b.ownerSilence.toNanos();
+        this.claims = new ClaimBatcher(leases, ttl, fastFailover ? b.claimBatch : 1);
         this.nanoClock = b.nanoClock;
         this.self = backplane.replica();
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
@@ -161,6 +183,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         synchronized (owners) {
                             owners.values().removeIf(k -> k.owner().holder().equals(member.id()));
                         }
+                        if (fastFailover) {
+                            failOverFrom(member.id(), "membership reports it " + reason);
+                        }
                     }
 
                     @Override
@@ -196,7 +221,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                     + " is shutting down and takes no new sessions; the client should reconnect to another"
                     + " replica"));
         }
-        return leases.claim(LEASE_PREFIX + sessionId, ttl).thenApply(lease -> {
+        CompletableFuture<Lease> claimed =
+                fastFailover ? claims.claim(LEASE_PREFIX + sessionId) : leases.claim(LEASE_PREFIX + sessionId, ttl);
+        return claimed.thenApply(lease -> {
             Session session = new Session(sessionId, lease, handler, this, nanoClock.getAsLong() + renewEvery);
             Session[] replaced = new Session[1];
             Session kept = local.compute(sessionId, (id, current) -> {
@@ -326,9 +353,48 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         "its lease could not be renewed before the deadline (lease store unreachable?), so this"
                                 + " replica stops acting for it");
             } else if (!session.renewing && now - session.nextRenewAt >= 0) {
-                renew(session);
+                if (fastFailover) {
+                    due.add(session);
+                } else {
+                    renew(session);
+                }
             }
         }
+        // A replica holding a thousand sessions renews them a few statements at a time, not one each: one each
+        // kept a pool of four connections busy enough that claims waited seconds behind renewals (issue 20).
+        for (int from = 0; from < due.size(); from += Leases.MAX_BATCH) {
+            renewAll(List.copyOf(due.subList(from, Math.min(due.size(), from + Leases.MAX_BATCH))));
+        }
+        due.clear();
+    }
+
+    private void renewAll(List<Session> sessions) {
+        List<Lease> current = new java.util.ArrayList<>(sessions.size());
+        for (Session session : sessions) {
+            session.renewing = true;
+            current.add(session.lease());
+        }
+        leases.renewAll(current).whenComplete((renewed, error) -> {
+            for (int i = 0; i < sessions.size(); i++) {
+                Session session = sessions.get(i);
+                session.renewing = false;
+                if (error != null) {
+                    renewed(session, current.get(i), null, error);
+                } else {
+                    Optional<Lease> lease = renewed.get(i);
+                    renewed(
+                            session,
+                            current.get(i),
+                            lease.orElse(null),
+                            lease.isPresent()
+                                    ? null
+                                    : new LeaseLostException(
+                                            current.get(i).key(),
+                                            current.get(i).token(),
+                                            "it expired, was released or was taken over before the renewal"));
+                }
+            }
+        });
     }
 
     private void renew(Session session) {
@@ -336,38 +402,40 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         Lease current = session.lease();
         leases.renew(current).whenComplete((renewed, error) -> {
             session.renewing = false;
-            if (error == null) {
-                session.renewed(renewed);
-                session.nextRenewAt = nanoClock.getAsLong() + renewEvery;
-                if (renewLog.isFailing()) {
-                    renewLog.recovered("Session leases renew again on " + self);
-                }
-                return;
-            }
-            Throwable cause =
-                    error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
-            if (cause instanceof LeaseLostException lost) {
-                leases.owner(LEASE_PREFIX + session.id()).whenComplete((owner, e) -> {
-                    if (owner != null
-                            && owner.isPresent()
-                            && !owner.get().holder().equals(self)) {
-                        end(
-                                session,
-                                Session.EndReason.SUPERSEDED,
-                                "replica " + owner.get().holder() + " claimed it with token "
-                                        + owner.get().token());
-                    } else {
-                        end(session, Session.EndReason.LEASE_LOST, lost.getMessage());
-                    }
-                });
-            } else {
-                renewLog.failure(
-                        "Could not renew the lease of session " + session.id() + " on " + self + " ("
-                                + FailureLog.describe(cause) + "); retrying until its deadline in "
-                                + current.remaining().toMillis() + " ms, then the session ends",
-                        null);
-            }
+            renewed(session, current, renewed, error);
         });
+    }
+
+    /** The outcome of renewing {@code session}'s lease {@code current}: {@code renewed}, or {@code error}. */
+    private void renewed(Session session, Lease current, @Nullable Lease renewed, @Nullable Throwable error) {
+        if (error == null && renewed != null) {
+            session.renewed(renewed);
+            session.nextRenewAt = nanoClock.getAsLong() + renewEvery;
+            if (renewLog.isFailing()) {
+                renewLog.recovered("Session leases renew again on " + self);
+            }
+            return;
+        }
+        Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+        if (cause instanceof LeaseLostException lost) {
+            leases.owner(LEASE_PREFIX + session.id()).whenComplete((owner, e) -> {
+                if (owner != null && owner.isPresent() && !owner.get().holder().equals(self)) {
+                    end(
+                            session,
+                            Session.EndReason.SUPERSEDED,
+                            "replica " + owner.get().holder() + " claimed it with token "
+                                    + owner.get().token());
+                } else {
+                    end(session, Session.EndReason.LEASE_LOST, lost.getMessage());
+                }
+            });
+        } else {
+            renewLog.failure(
+                    "Could not renew the lease of session " + session.id() + " on " + self + " ("
+                            + FailureLog.describe(cause) + "); retrying until its deadline in "
+                            + current.remaining().toMillis() + " ms, then the session ends",
+                    null);
+        }
     }
 
     // ---- dispatching ----
@@ -397,6 +465,11 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             return call.result;
         }
         KnownOwner known = owners.get(sessionId);
+        if (known != null && fastFailover && !known.owner().expiresAt().isAfter(java.time.Instant.now())) {
+            // Its lease has run out by now: whoever holds the session, if anyone, the store knows.
+            forgetOwner(sessionId);
+            known = null;
+        }
         if (known != null && nanoClock.getAsLong() - known.seenAt() < renewEvery) {
             call.fromCache = true;
             send(call, known.owner());
@@ -455,7 +528,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                         0,
                         "no replica holds session " + call.sessionId);
             } else {
-                remember(owner.get());
+                if (!fastFailover || !departed.containsKey(owner.get().holder())) {
+                    remember(owner.get()); // a departed owner is not worth remembering
+                }
                 send(call, owner.get());
             }
         });
@@ -470,10 +545,17 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                     owner.token(),
                     self,
                     call.payload,
-                    (code, token, reason) -> answered(call, code, token, reason));
+                    (code, token, reason) -> answered(call, self, code, token, reason));
             return;
         }
         if (departed.containsKey(owner.holder())) {
+            if (fastFailover && call.fromCache) {
+                // Remembered before membership saw it leave: the store may know a newer claim already.
+                forgetOwner(call.sessionId);
+                call.moves.incrementAndGet();
+                lookUp(call);
+                return;
+            }
             finish(
                     call,
                     DispatchResult.Outcome.NO_LIVE_SESSION,
@@ -483,6 +565,7 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                             + " live (membership saw it leave); its lease expires at " + owner.expiresAt());
             return;
         }
+        int moves = call.moves.get();
         try {
             backplane.publish(Message.of(DISPATCH_PREFIX + owner.holder().uuid(), Bytes.write(out -> {
                 out.writeByte(REQUEST);
@@ -492,6 +575,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                 out.writeInt(call.payload.length);
                 out.write(call.payload);
             })));
+            if (fastFailover) {
+                probeLater(call, moves, silenceNanos);
+            }
         } catch (RuntimeException e) {
             // Refused before it left (too large, backplane closed): certainly not handled.
             finish(
@@ -500,6 +586,82 @@ public final class Sessions implements Dispatcher, AutoCloseable {
                     owner.holder(),
                     owner.token(),
                     "the message could not be sent: " + e.getMessage());
+        }
+    }
+
+    /** Asks the store about the call's owner if it has not answered in {@code delay} and the call did not move. */
+    private void probeLater(Pending call, int moves, long delay) {
+        try {
+            scheduler.schedule(() -> probe(call, moves, delay), delay, TimeUnit.NANOSECONDS);
+        } catch (java.util.concurrent.RejectedExecutionException e) {
+            // Closed: close() answers every waiting call.
+        }
+    }
+
+    /**
+     * The owner addressed has been silent for {@code delay}: if the store still names it, with the same token,
+     * keep waiting (its handler may be slow) and ask again later; otherwise fail over to the owner the store
+     * names now, or end NO_LIVE_SESSION if none holds the session.
+     */
+    private void probe(Pending call, int moves, long delay) {
+        ReplicaId silent = call.owner;
+        long token = call.token;
+        if (call.result.isDone() || call.moves.get() != moves || silent == null) {
+            return;
+        }
+        silentOwners.increment();
+        leases.owner(LEASE_PREFIX + call.sessionId).whenComplete((found, error) -> {
+            if (call.result.isDone() || call.moves.get() != moves) {
+                return;
+            }
+            boolean stillOwner = found != null
+                    && found.isPresent()
+                    && found.get().holder().equals(silent)
+                    && found.get().token() == token
+                    && !departed.containsKey(silent);
+            if (error != null || stillOwner) {
+                probeLater(call, moves, Math.min(delay * 2, 4 * silenceNanos));
+                return;
+            }
+            if (!call.moves.compareAndSet(moves, moves + 1)) {
+                return;
+            }
+            forgetOwner(call.sessionId);
+            call.replaced.add(silent);
+            failedOver.increment();
+            if (found.isEmpty()) {
+                finish(
+                        call,
+                        DispatchResult.Outcome.NO_LIVE_SESSION,
+                        silent,
+                        token,
+                        "replica " + silent + " did not answer within "
+                                + Duration.ofNanos(delay).toMillis()
+                                + " ms and no replica holds session " + call.sessionId
+                                + " now (its lease expired or was released)");
+                return;
+            }
+            LOG.debug(
+                    "Dispatch {} fails over from silent {} to {} (token {})",
+                    call.sessionId,
+                    silent,
+                    found.get().holder(),
+                    found.get().token());
+            remember(found.get());
+            send(call, found.get());
+        });
+    }
+
+    /** Membership reports {@code gone}: every call waiting on it asks the store again at once. */
+    private void failOverFrom(ReplicaId gone, String why) {
+        for (Pending call : pending.values()) {
+            int moves = call.moves.get();
+            if (gone.equals(call.owner) && !call.result.isDone() && call.moves.compareAndSet(moves, moves + 1)) {
+                LOG.debug("Dispatch {} looks its owner up again: {} left ({})", call.sessionId, gone, why);
+                call.replaced.add(gone);
+                failedOver.increment();
+                lookUp(call);
+            }
         }
     }
 
@@ -514,24 +676,30 @@ public final class Sessions implements Dispatcher, AutoCloseable {
             String reason = in.readUTF();
             Pending call = pending.get(id);
             if (call != null) {
-                answered(call, code, token, reason);
+                answered(call, envelope.origin(), code, token, reason);
             }
         } catch (IOException e) {
             malformed.record(envelope.origin(), e);
         }
     }
 
-    private void answered(Pending call, int code, long token, String reason) {
+    private void answered(Pending call, ReplicaId from, int code, long token, String reason) {
+        if (call.replaced.contains(from) && code != DispatchResult.Outcome.DELIVERED.ordinal()) {
+            // A late answer from an owner this call already failed over from: only a delivery still counts.
+            return;
+        }
         boolean noSession = code == DispatchResult.Outcome.NO_LIVE_SESSION.ordinal();
         boolean draining = code == DispatchResult.Outcome.OWNER_DRAINING.ordinal();
         if ((code == MISMATCH || noSession || draining) && call.fromCache) {
             // The owner we remembered no longer holds it: ask the store before answering the caller.
             forgetOwner(call.sessionId);
+            call.moves.incrementAndGet();
             lookUp(call);
             return;
         }
         if (code == MISMATCH) {
             if (call.attempts < 2) {
+                call.moves.incrementAndGet();
                 lookUp(call); // the lease store knows a newer claim than the one we addressed
                 return;
             }
@@ -693,6 +861,10 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         volatile long token;
         volatile int attempts;
         volatile boolean fromCache;
+        // Bumped whenever the call is sent anew, so a failover decided for an older send does nothing.
+        final java.util.concurrent.atomic.AtomicInteger moves = new java.util.concurrent.atomic.AtomicInteger();
+        // Owners this call failed over from: their late answers, but a delivery, are ignored.
+        final java.util.Set<ReplicaId> replaced = ConcurrentHashMap.newKeySet();
 
         Pending(long id, String sessionId, byte[] payload, long start) {
             this.id = id;
@@ -704,17 +876,19 @@ public final class Sessions implements Dispatcher, AutoCloseable {
 
     // ---- plumbing ----
 
-    /** Counters: dispatches sent from here, requests served here, unreadable messages dropped. */
+    /**
+     * Counters: dispatches sent from here, requests served here, sessions held, owners that stayed silent past
+     * {@link Builder#ownerSilence}, dispatches that failed over to another owner, and unreadable messages
+     * dropped.
+     */
     public Map<String, Long> stats() {
         return Map.of(
-                "dispatched",
-                dispatched.sum(),
-                "served",
-                served.sum(),
-                "held",
-                (long) local.size(),
-                "malformed",
-                malformed.count());
+                "dispatched", dispatched.sum(),
+                "served", served.sum(),
+                "held", (long) local.size(),
+                "silentOwners", silentOwners.sum(),
+                "failedOver", failedOver.sum(),
+                "malformed", malformed.count());
     }
 
     private static void checkId(String sessionId) {
@@ -759,6 +933,9 @@ public final class Sessions implements Dispatcher, AutoCloseable {
         private final Leases leases;
         private @Nullable Membership membership;
         private Duration ttl = DEFAULT_LEASE_TTL;
+        private Duration ownerSilence = DEFAULT_OWNER_SILENCE;
+        private int claimBatch = DEFAULT_CLAIM_BATCH;
+        private boolean fastFailover = true;
         private LongSupplier nanoClock = System::nanoTime;
 
         private Builder(Backplane backplane, Leases leases) {
@@ -781,6 +958,38 @@ public final class Sessions implements Dispatcher, AutoCloseable {
          */
         public Builder membership(Membership membership) {
             this.membership = Objects.requireNonNull(membership, "membership");
+            return this;
+        }
+
+        /**
+         * How long a dispatch waits for a remote owner's answer before it asks the lease store whether that
+         * replica still holds the session (default 250 ms). If another replica claimed it since, the dispatch
+         * goes there at once; if none holds it, it ends NO_LIVE_SESSION. While the store still names the silent
+         * owner the dispatch keeps waiting (a handler may take its time), asking again at growing intervals.
+         */
+        public Builder ownerSilence(Duration ownerSilence) {
+            this.ownerSilence = Checks.positive("ownerSilence", ownerSilence);
+            return this;
+        }
+
+        /** The most claims taken over in one lease-store round trip (default 500, at most 1000). */
+        public Builder claimBatch(int claimBatch) {
+            if (claimBatch < 1 || claimBatch > Leases.MAX_BATCH) {
+                throw new ChorusException("claimBatch must be 1 to " + Leases.MAX_BATCH + ", was " + claimBatch
+                        + " (for example " + DEFAULT_CLAIM_BATCH + ")");
+            }
+            this.claimBatch = claimBatch;
+            return this;
+        }
+
+        /**
+         * False restores the failover of before issue 20, for comparison only (the failover benchmark's
+         * "before" row): a dispatch waits out a silent remembered owner until its timeout, a remembered owner
+         * is used even after its lease ran out, membership reports do not move waiting dispatches, and every
+         * claim is its own round trip. True by default.
+         */
+        public Builder fastFailover(boolean fastFailover) {
+            this.fastFailover = fastFailover;
             return this;
         }
 

@@ -15,6 +15,10 @@ import java.sql.ResultSet;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.OffsetDateTime;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.UUID;
@@ -31,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * Invariants:
  *
  * - Every operation is one autocommit statement, atomic under the row lock of (cluster, key). A failed renew
- *   runs a second, read-only statement only to say why it failed.
+ *   runs a second, read-only statement only to say why it failed. claimAll is one statement for its whole
+ *   batch: every key of it is taken, or none.
  * - Expiry is judged by the database clock, now(): the start of the statement's transaction, which for an
  *   autocommit statement is the statement's start, and one value for the whole statement (clock_timestamp()
  *   would differ between the WHERE and the SET). A statement that waited for a row lock judges from before the
@@ -85,7 +90,9 @@ public final class PostgresLeases implements Leases {
 
     private final String acquireSql;
     private final String claimSql;
+    private final String claimAllSql;
     private final String renewSql;
+    private final String renewAllSql;
     private final String explainSql;
     private final String releaseSql;
     private final String ownerSql;
@@ -114,9 +121,24 @@ public final class PostgresLeases implements Leases {
                 + " WHERE l.holder IS NULL OR l.holder = excluded.holder OR l.expires_at <= now()"
                 + " RETURNING token";
         this.claimSql = insert + tokens + " RETURNING token";
+        // The same takeover for a batch in one statement. Rows are locked in key order, so two batches that
+        // share keys wait for each other instead of deadlocking.
+        this.claimAllSql = "INSERT INTO " + leases + " AS l (cluster, key, holder, holder_name, token, expires_at)"
+                + " SELECT ?, k, ?, ?, " + tokens + ", now() + ? * interval '1 microsecond'"
+                + " FROM unnest(?::text[]) AS u(k) ORDER BY k"
+                + " ON CONFLICT (cluster, key) DO UPDATE SET holder = excluded.holder,"
+                + " holder_name = excluded.holder_name, expires_at = excluded.expires_at, token = " + tokens
+                + " RETURNING key, token";
         this.renewSql = "UPDATE " + leases + " SET expires_at = now() + ? * interval '1 microsecond'"
                 + " WHERE cluster = ? AND key = ? AND holder = ? AND token = ? AND expires_at > now()"
                 + " RETURNING token";
+        // A batch renewal locks its rows in key order, as claimAll does, so the two never deadlock. A row whose
+        // token changed while this waited for its lock drops out (READ COMMITTED re-checks the WHERE).
+        this.renewAllSql = "WITH held AS (SELECT l.key, u.ttl FROM " + leases + " AS l"
+                + " JOIN unnest(?::text[], ?::bigint[], ?::bigint[]) AS u(k, t, ttl) ON l.key = u.k AND l.token = u.t"
+                + " WHERE l.cluster = ? AND l.holder = ? AND l.expires_at > now() ORDER BY l.key FOR UPDATE OF l)"
+                + " UPDATE " + leases + " AS l SET expires_at = now() + held.ttl * interval '1 microsecond' FROM held"
+                + " WHERE l.cluster = ? AND l.key = held.key RETURNING l.key";
         this.explainSql = "SELECT holder, holder_name, token, expires_at > now() FROM " + leases
                 + " WHERE cluster = ? AND key = ?";
         this.releaseSql = "UPDATE " + leases + " SET holder = NULL, holder_name = NULL,"
@@ -167,6 +189,41 @@ public final class PostgresLeases implements Leases {
     }
 
     @Override
+    public CompletableFuture<List<Lease>> claimAll(List<String> keys, Duration ttl) {
+        List<String> batch = List.copyOf(keys);
+        return calls.submitAll(
+                "claimAll",
+                batch,
+                ttl,
+                () -> execute("claimAll", batch.getFirst(), connection -> {
+                    sweepIfDue();
+                    try (PreparedStatement statement = connection.prepareStatement(claimAllSql)) {
+                        statement.setString(1, cluster);
+                        statement.setObject(2, self.uuid());
+                        statement.setString(3, self.name());
+                        statement.setLong(4, ceilMicros(ttl));
+                        statement.setArray(5, connection.createArrayOf("text", batch.toArray()));
+                        long sent = nanoTime.getAsLong();
+                        Map<String, Long> tokens = new HashMap<>();
+                        try (ResultSet row = statement.executeQuery()) {
+                            while (row.next()) {
+                                tokens.put(row.getString(1), row.getLong(2));
+                            }
+                        }
+                        List<Lease> leases = new ArrayList<>(batch.size());
+                        for (String key : batch) {
+                            Long token = tokens.get(key);
+                            if (token == null) {
+                                throw new SQLException("the batch claim returned no row for '" + key + "'");
+                            }
+                            leases.add(lease(key, token, ttl, sent));
+                        }
+                        return leases;
+                    }
+                }));
+    }
+
+    @Override
     public CompletableFuture<Lease> renew(Lease lease) {
         return run("renew", lease, connection -> {
             try (PreparedStatement statement = connection.prepareStatement(renewSql)) {
@@ -184,6 +241,47 @@ public final class PostgresLeases implements Leases {
             }
             throw new LeaseLostException(lease.key(), lease.token(), whyLost(connection, lease));
         });
+    }
+
+    @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        List<Lease> batch = List.copyOf(leases);
+        return calls.submitAll(
+                "renewAll",
+                batch,
+                () -> execute("renewAll", batch.getFirst().key(), connection -> {
+                    try (PreparedStatement statement = connection.prepareStatement(renewAllSql)) {
+                        Object[] keys = new Object[batch.size()];
+                        Object[] tokens = new Object[batch.size()];
+                        Object[] ttls = new Object[batch.size()];
+                        for (int i = 0; i < batch.size(); i++) {
+                            keys[i] = batch.get(i).key();
+                            tokens[i] = batch.get(i).token();
+                            ttls[i] = ceilMicros(batch.get(i).ttl());
+                        }
+                        statement.setArray(1, connection.createArrayOf("text", keys));
+                        statement.setArray(2, connection.createArrayOf("bigint", tokens));
+                        statement.setArray(3, connection.createArrayOf("bigint", ttls));
+                        statement.setString(4, cluster);
+                        statement.setObject(5, self.uuid());
+                        statement.setString(6, cluster);
+                        long sent = nanoTime.getAsLong();
+                        java.util.Set<String> renewed = new java.util.HashSet<>();
+                        try (ResultSet row = statement.executeQuery()) {
+                            while (row.next()) {
+                                renewed.add(row.getString(1));
+                            }
+                        }
+                        List<Optional<Lease>> result = new ArrayList<>(batch.size());
+                        for (Lease lease : batch) {
+                            result.add(
+                                    renewed.contains(lease.key())
+                                            ? Optional.of(lease(lease.key(), lease.token(), lease.ttl(), sent))
+                                            : Optional.empty());
+                        }
+                        return result;
+                    }
+                }));
     }
 
     @Override

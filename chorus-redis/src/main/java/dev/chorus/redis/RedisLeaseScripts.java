@@ -45,6 +45,29 @@ final class RedisLeaseScripts {
             """);
 
     /**
+     * KEYS: the leases of a batch, then the token counter. ARGV: holder UUID, holder name, ttl ms. Claims every
+     * lease as {@link #TAKE} claims one (tokens at least the server clock in microseconds), in one script, and returns
+     * their tokens in the order of KEYS.
+     */
+    static final LuaScript CLAIM_ALL = new LuaScript("claim-all", """
+            local counter = KEYS[#KEYS]
+            local time = redis.call('TIME')
+            local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+            local tokens = {}
+            for i = 1, #KEYS - 1 do
+              local token = redis.call('INCR', counter)
+              if token < now then
+                token = now
+                redis.call('SET', counter, string.format('%d', token))
+              end
+              redis.call('HSET', KEYS[i], 'holder', ARGV[1], 'name', ARGV[2], 'token', string.format('%d', token))
+              redis.call('PEXPIRE', KEYS[i], ARGV[3])
+              tokens[i] = token
+            end
+            return tokens
+            """);
+
+    /**
      * KEYS: lease. ARGV: holder UUID, token, ttl ms. Returns {@code {'renewed'}}, or {@code {'lost', holder, token,
      * name}} as the lease is now (empty strings for what is missing), for the caller to say why.
      */
@@ -55,6 +78,24 @@ final class RedisLeaseScripts {
               return {'renewed'}
             end
             return {'lost', lease[1] or '', lease[2] or '', lease[3] or ''}
+            """);
+
+    /**
+     * KEYS: the leases of a batch. ARGV: holder UUID, then a token and a ttl ms per key. Renews each lease still
+     * held with its token, as {@link #RENEW} does one; returns 1 (renewed) or 0 (lost) per key, in order.
+     */
+    static final LuaScript RENEW_ALL = new LuaScript("renew-all", """
+            local renewed = {}
+            for i = 1, #KEYS do
+              local lease = redis.call('HMGET', KEYS[i], 'holder', 'token')
+              if lease[1] == ARGV[1] and lease[2] == ARGV[2 * i] then
+                redis.call('PEXPIRE', KEYS[i], ARGV[2 * i + 1])
+                renewed[i] = 1
+              else
+                renewed[i] = 0
+              end
+            end
+            return renewed
             """);
 
     /** KEYS: lease. ARGV: holder UUID, token. Returns 1 if released, 0 if the lease was no longer this one. */

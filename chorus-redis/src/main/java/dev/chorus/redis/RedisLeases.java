@@ -15,6 +15,7 @@ import io.lettuce.core.ScriptOutputType;
 import io.lettuce.core.api.sync.RedisCommands;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
@@ -137,6 +138,45 @@ public final class RedisLeases implements Leases {
     }
 
     @Override
+    public CompletableFuture<List<Lease>> claimAll(List<String> keys, Duration ttl) {
+        List<String> batch = List.copyOf(keys);
+        return calls.submitAll(
+                "claimAll",
+                batch,
+                ttl,
+                () -> execute("claimAll", batch.getFirst(), ignored -> {
+                    // Like a single take: on the take connection, and handed out only once replicas have it.
+                    RedisCommands<String, String> commands = redis.leaseTakes().sync();
+                    int replicas = replicaAcks.required(commands);
+                    replicaAcks.checkBeforeTake(commands, replicas, batch.getFirst());
+                    String[] redisKeys = new String[batch.size() + 1];
+                    for (int i = 0; i < batch.size(); i++) {
+                        redisKeys[i] = leaseKey(batch.get(i));
+                    }
+                    redisKeys[batch.size()] = tokensKey;
+                    long sent = nanoTime.getAsLong();
+                    List<Object> tokens = RedisLeaseScripts.CLAIM_ALL.run(
+                            commands,
+                            ScriptOutputType.MULTI,
+                            redisKeys,
+                            holder,
+                            holderName,
+                            Long.toString(ceilMillis(ttl)));
+                    if (tokens.size() != batch.size()) {
+                        throw new ChorusException(
+                                "the batch claim returned " + tokens.size() + " tokens for " + batch.size() + " keys");
+                    }
+                    // One WAIT covers the batch: replication is in order, so the last token carries the others.
+                    replicaAcks.await(commands, replicas, batch.getLast(), (Long) tokens.getLast());
+                    List<Lease> leases = new ArrayList<>(batch.size());
+                    for (int i = 0; i < batch.size(); i++) {
+                        leases.add(lease(batch.get(i), (Long) tokens.get(i), ttl, sent));
+                    }
+                    return leases;
+                }));
+    }
+
+    @Override
     public CompletableFuture<Lease> renew(Lease lease) {
         return run("renew", lease, commands -> {
             long sent = nanoTime.getAsLong();
@@ -155,6 +195,36 @@ public final class RedisLeases implements Leases {
                     lease.token(),
                     whyLost(lease, text(reply.get(1)), text(reply.get(2)), text(reply.get(3))));
         });
+    }
+
+    @Override
+    public CompletableFuture<List<Optional<Lease>>> renewAll(List<Lease> leases) {
+        List<Lease> batch = List.copyOf(leases);
+        return calls.submitAll(
+                "renewAll",
+                batch,
+                () -> execute("renewAll", batch.getFirst().key(), commands -> {
+                    String[] keys = new String[batch.size()];
+                    String[] args = new String[1 + 2 * batch.size()];
+                    args[0] = holder;
+                    for (int i = 0; i < batch.size(); i++) {
+                        keys[i] = leaseKey(batch.get(i).key());
+                        args[1 + 2 * i] = Long.toString(batch.get(i).token());
+                        args[2 + 2 * i] = Long.toString(ceilMillis(batch.get(i).ttl()));
+                    }
+                    long sent = nanoTime.getAsLong();
+                    List<Object> renewed =
+                            RedisLeaseScripts.RENEW_ALL.run(commands, ScriptOutputType.MULTI, keys, args);
+                    List<Optional<Lease>> result = new ArrayList<>(batch.size());
+                    for (int i = 0; i < batch.size(); i++) {
+                        Lease lease = batch.get(i);
+                        result.add(
+                                Long.valueOf(1).equals(renewed.get(i))
+                                        ? Optional.of(lease(lease.key(), lease.token(), lease.ttl(), sent))
+                                        : Optional.empty());
+                    }
+                    return result;
+                }));
     }
 
     @Override

@@ -13,6 +13,7 @@ import dev.chorus.testkit.RespReply;
 import dev.chorus.testkit.TestRedis;
 import java.io.IOException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletionException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -148,6 +149,33 @@ class RedisLeaseFailoverIT {
         assertThat(next.token())
                 .as("a token issued after the failover must exceed every token issued before it")
                 .isGreaterThan(lost.token());
+    }
+
+    @Test
+    void claimAll_waitsForTheReplicaAndIssuesTokensAboveTheLostOnesAfterAFailover() {
+        Leases a = leasesOn(primary, "a");
+        List<Lease> first = a.claimAll(List.of("b1", "b2", "b3"), TTL).join();
+        // Handed out only once the replica had the batch.
+        assertThat(send(replica, "HGET", cluster.prefix + ":lease:b3", "token"))
+                .isEqualTo(Long.toString(first.getLast().token()));
+
+        send(replica, "REPLICAOF", "NO", "ONE");
+        await().atMost(Duration.ofSeconds(10)).until(() -> info(primary).contains("connected_slaves:0"));
+        // The batch WAIT now falls short: nothing of it is handed out.
+        assertThatThrownBy(() -> a.claimAll(List.of("b1", "b2"), TTL).join())
+                .cause()
+                .isInstanceOf(LeaseStoreException.class)
+                .hasMessageContaining("acknowledge");
+        Leases late = leasesOn(primary, "late");
+        List<Lease> lost = late.claimAll(List.of("b1", "b2", "b3"), TTL).join();
+
+        List<Lease> next =
+                leasesOn(replica, "b").claimAll(List.of("b1", "b2", "b3"), TTL).join();
+
+        long largestLost = lost.stream().mapToLong(Lease::token).max().orElseThrow();
+        assertThat(next)
+                .as("batch tokens after the failover exceed every token issued before it")
+                .allSatisfy(lease -> assertThat(lease.token()).isGreaterThan(largestLost));
     }
 
     private Leases leasesOn(TestRedis.Embedded server, String name) {

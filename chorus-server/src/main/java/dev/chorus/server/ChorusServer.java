@@ -246,8 +246,7 @@ public final class ChorusServer implements AutoCloseable {
             ServerMetrics metrics = new ServerMetrics(backplane, cache, hub);
             closeables.push(metrics);
 
-            Sessions sessions =
-                    Sessions.builder(backplane, leases).membership(membership).build();
+            Sessions sessions = AgentSessions.sessions(config, backplane, leases, membership);
             closeables.push(sessions);
             ClusterVerifier verifier = new ClusterVerifier(membership, calls, sessions, chorus.maxInstances());
             closeables.push(verifier);

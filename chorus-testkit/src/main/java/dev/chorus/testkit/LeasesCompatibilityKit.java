@@ -162,6 +162,107 @@ public abstract class LeasesCompatibilityKit {
     }
 
     @Test
+    void claimAll_takesEveryKeyOverInOneCallWithNewLargerTokens() {
+        Leases a = replica("a");
+        Leases b = replica("b");
+        Lease held = a.tryAcquire("s1", LONG_TTL).join().orElseThrow();
+        Lease expired = a.tryAcquire("s2", shortTtl()).join().orElseThrow();
+        waiting().until(() -> b.owner("s2").join().isEmpty());
+
+        List<Lease> claimed = b.claimAll(List.of("s3", "s1", "s2"), LONG_TTL).join();
+
+        assertThat(claimed).extracting(Lease::key).containsExactly("s3", "s1", "s2");
+        assertThat(claimed)
+                .extracting(Lease::token)
+                .doesNotHaveDuplicates()
+                .allSatisfy(token -> assertThat(token).isGreaterThan(Math.max(held.token(), expired.token())));
+        for (Lease lease : claimed) {
+            assertThat(lease.isValid()).isTrue();
+            assertThat(lease.ttl()).isEqualTo(LONG_TTL);
+            assertThat(a.owner(lease.key()).join()).hasValueSatisfying(owner -> {
+                assertThat(owner.holder()).isEqualTo(lease.holder());
+                assertThat(owner.token()).isEqualTo(lease.token());
+            });
+            // Each lease of a batch lives on its own: renewed and released one by one.
+            assertThat(b.renew(lease).join().token()).isEqualTo(lease.token());
+        }
+        assertThat(lostOn(() -> a.renew(held)).getMessage()).contains("taken over");
+        b.release(claimed.get(0)).join();
+        assertThat(a.owner("s3").join()).isEmpty();
+        assertThat(b.claim("next", LONG_TTL).join().token())
+                .isGreaterThan(claimed.stream().mapToLong(Lease::token).max().orElseThrow());
+    }
+
+    @Test
+    void renewAll_extendsTheLeasesStillHeldAndReportsTheLostOnes() {
+        Leases a = replica("a");
+        Leases b = replica("b");
+        Lease kept = a.tryAcquire("r1", Duration.ofSeconds(10)).join().orElseThrow();
+        Lease taken = a.tryAcquire("r2", LONG_TTL).join().orElseThrow();
+        Lease released = a.tryAcquire("r3", LONG_TTL).join().orElseThrow();
+        Lease takeover = b.claim("r2", LONG_TTL).join();
+        a.release(released).join();
+
+        List<Optional<Lease>> renewed =
+                a.renewAll(List.of(kept, taken, released)).join();
+
+        assertThat(renewed).hasSize(3);
+        assertThat(renewed.get(0)).hasValueSatisfying(lease -> {
+            assertThat(lease.token()).isEqualTo(kept.token());
+            assertThat(lease.deadlineNanos()).isGreaterThan(kept.deadlineNanos());
+        });
+        assertThat(renewed.get(1)).isEmpty();
+        assertThat(renewed.get(2)).isEmpty();
+        assertThat(a.owner("r2").join()).map(LeaseOwner::token).contains(takeover.token());
+        assertThat(a.owner("r3").join()).isEmpty();
+        assertThat(rejection(() -> b.renewAll(List.of(kept))).getMessage()).contains("not to this replica");
+    }
+
+    @Test
+    void claimAll_ofAnEmptyBatchDuplicatesOrABadKey_isRejectedAndTakesNothing() {
+        Leases a = replica("a");
+
+        assertThat(rejection(() -> a.claimAll(List.of(), LONG_TTL)).getMessage())
+                .contains("1 to");
+        assertThat(rejection(() -> a.claimAll(List.of("d", "d"), LONG_TTL)).getMessage())
+                .contains("same key twice");
+        assertThat(rejection(() -> a.claimAll(List.of("ok", ""), LONG_TTL)).getMessage())
+                .contains("Lease key");
+        assertThat(rejection(() -> a.claimAll(List.of("ok"), Duration.ZERO)).getMessage())
+                .contains("ttl");
+        assertThat(a.owner("d").join()).isEmpty();
+        assertThat(a.owner("ok").join()).isEmpty();
+    }
+
+    @Test
+    void claimAll_overlappingBatchesInOppositeOrders_allCompleteAndTheLargestTokenHoldsEachKey() throws Exception {
+        Leases a = replica("a");
+        Leases b = replica("b");
+        List<String> keys = new ArrayList<>();
+        for (int i = 0; i < 50; i++) {
+            keys.add("batch-" + i);
+        }
+        List<String> reversed = new ArrayList<>(keys);
+        Collections.reverse(reversed);
+        for (int round = 0; round < 10; round++) {
+            CompletableFuture<List<Lease>> fromA = a.claimAll(keys, LONG_TTL);
+            CompletableFuture<List<Lease>> fromB = b.claimAll(reversed, LONG_TTL);
+            List<Lease> byA = fromA.get(patience().toMillis(), TimeUnit.MILLISECONDS);
+            List<Lease> byB = fromB.get(patience().toMillis(), TimeUnit.MILLISECONDS);
+            for (int i = 0; i < keys.size(); i++) {
+                Lease ofA = byA.get(i);
+                Lease ofB = byB.get(keys.size() - 1 - i);
+                assertThat(ofA.key()).isEqualTo(ofB.key());
+                Lease newer = ofA.token() > ofB.token() ? ofA : ofB;
+                assertThat(a.owner(ofA.key()).join()).hasValueSatisfying(owner -> {
+                    assertThat(owner.holder()).isEqualTo(newer.holder());
+                    assertThat(owner.token()).isEqualTo(newer.token());
+                });
+            }
+        }
+    }
+
+    @Test
     void renew_keepsTheTokenAndExtends() {
         Leases a = replica("a");
         Leases b = replica("b");

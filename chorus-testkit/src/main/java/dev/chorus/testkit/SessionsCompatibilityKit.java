@@ -80,18 +80,34 @@ public abstract class SessionsCompatibilityKit {
     }
 
     private Node node(String name) throws Exception {
+        return node(name, Sessions.DEFAULT_OWNER_SILENCE);
+    }
+
+    private Node node(String name, Duration ownerSilence) throws Exception {
         Replica replica = cluster.join(name);
-        Sessions sessions = Sessions.builder(replica.backplane(), replica.leases())
+        KillableLeases leases = new KillableLeases(replica.leases());
+        Sessions sessions = Sessions.builder(replica.backplane(), leases)
                 .leaseTtl(TTL)
+                .ownerSilence(ownerSilence)
                 .membership(replica.membership())
                 .build();
         closeables.add(sessions);
-        Node node = new Node(replica, sessions);
+        Node node = new Node(replica, sessions, leases);
         await().atMost(PATIENCE).until(() -> replica.backplane().health().isHealthy());
         return node;
     }
 
-    private record Node(Replica replica, Sessions sessions) {}
+    private record Node(Replica replica, Sessions sessions, KillableLeases leases) {
+        /** As {@code kill -9} leaves it: no answers on the backplane, no renewals; membership not told. */
+        void kill() {
+            leases.kill();
+            replica.backplane().close();
+        }
+
+        dev.chorus.ReplicaId id() {
+            return replica.backplane().replica();
+        }
+    }
 
     /** A handler that records what it receives and answers with {@code answer}. */
     private static final class Recording implements SessionHandler {
@@ -291,6 +307,128 @@ public abstract class SessionsCompatibilityKit {
         assertThat(result.token()).isEqualTo(moved.token());
         assertThat(onC.texts()).containsExactly("after the move");
         assertThat(onB.received).isEmpty();
+    }
+
+    @Test
+    void aDispatchToAKilledOwner_failsOverAtOnceToTheReplicaTheClientReconnectedTo() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        Node c = node("c");
+        Recording onB = new Recording();
+        Recording onC = new Recording();
+        b.sessions().claim("agent-f", onB).get(20, TimeUnit.SECONDS);
+        assertThat(dispatch(a, "agent-f", "before", PATIENCE).replica()).isEqualTo(b.id());
+
+        b.kill();
+        // Sent to the dead owner, which stays the owner in the store until the client reconnects.
+        CompletableFuture<DispatchResult> waiting = a.sessions()
+                .dispatch("agent-f", "during".getBytes(StandardCharsets.UTF_8), Duration.ofMinutes(5))
+                .toCompletableFuture();
+        Session moved = c.sessions().claim("agent-f", onC).get(20, TimeUnit.SECONDS);
+
+        // Far shorter than the dispatch timeout: the silent owner is checked against the store, not waited out.
+        DispatchResult result = waiting.get(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+        if (result.outcome() == Outcome.NO_LIVE_SESSION) {
+            // Where membership is the transport's own view (JGroups), closing B's transport is B leaving: the
+            // dispatch may end at once, before the client reconnected, and the next one reaches the new owner.
+            assertThat(result.reason()).contains("membership saw it leave");
+            result = dispatch(a, "agent-f", "during", PATIENCE);
+        }
+        assertThat(result.outcome()).isEqualTo(Outcome.DELIVERED);
+        assertThat(result.replica()).isEqualTo(c.id());
+        assertThat(result.token()).isEqualTo(moved.token());
+        assertThat(onC.texts()).containsExactly("during");
+        assertThat(onB.texts()).containsExactly("before");
+    }
+
+    @Test
+    void aDispatchToAKilledOwnerNobodyReplaces_isNoLiveSessionOnceItsLeaseExpires() throws Exception {
+        Node a = node("a");
+        Node b = node("b");
+        b.sessions().claim("agent-gone", new Recording()).get(20, TimeUnit.SECONDS);
+        assertThat(dispatch(a, "agent-gone", "before", PATIENCE).outcome()).isEqualTo(Outcome.DELIVERED);
+
+        b.kill();
+        CompletableFuture<DispatchResult> waiting = a.sessions()
+                .dispatch("agent-gone", new byte[] {1}, Duration.ofMinutes(5))
+                .toCompletableFuture();
+
+        DispatchResult result = waiting.get(TTL.plus(PATIENCE).toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(result.outcome()).isEqualTo(Outcome.NO_LIVE_SESSION);
+        // The lease store (its lease expired) or, where membership is the transport's view, membership says so.
+        assertThat(result.reason()).containsAnyOf("no replica holds session agent-gone", "membership saw it leave");
+    }
+
+    @Test
+    void anOwnerThatMembershipReportsGone_isForgottenAndItsWaitingDispatchesAnsweredAtOnce() throws Exception {
+        // Owners are asked about only after five minutes of silence here: only membership can end the wait.
+        Node a = node("a", Duration.ofMinutes(5));
+        Node b = node("b");
+        b.sessions().claim("agent-m", new Recording()).get(20, TimeUnit.SECONDS);
+        assertThat(dispatch(a, "agent-m", "before", PATIENCE).outcome()).isEqualTo(Outcome.DELIVERED);
+        // Membership reports only the departure of a member it saw join.
+        await().atMost(PATIENCE)
+                .until(() -> a.replica().membership().members().stream()
+                        .anyMatch(member -> member.id().equals(b.id())));
+
+        b.replica().backplane().close(); // it stops answering, and keeps renewing its lease
+        CompletableFuture<DispatchResult> waiting = a.sessions()
+                .dispatch("agent-m", new byte[] {1}, Duration.ofMinutes(5))
+                .toCompletableFuture();
+        b.replica().membership().close();
+
+        DispatchResult result = waiting.get(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(result.outcome()).isEqualTo(Outcome.NO_LIVE_SESSION);
+        assertThat(result.reason()).contains("membership saw it leave");
+    }
+
+    @Test
+    void aLiveOwnerWithASlowHandler_isWaitedForNotFailedOverFrom() throws Exception {
+        Node a = node("a", Duration.ofMillis(50));
+        Node b = node("b");
+        Recording slow = new Recording(d -> CompletableFuture.supplyAsync(
+                Acceptance::accept, CompletableFuture.delayedExecutor(1, TimeUnit.SECONDS)));
+        b.sessions().claim("agent-slow", slow).get(20, TimeUnit.SECONDS);
+
+        DispatchResult result = dispatch(a, "agent-slow", "take your time", PATIENCE);
+
+        assertThat(result.outcome()).isEqualTo(Outcome.DELIVERED);
+        assertThat(result.replica()).isEqualTo(b.id());
+        assertThat(slow.texts()).containsExactly("take your time");
+        assertThat(a.sessions().stats().get("silentOwners")).isPositive();
+        assertThat(a.sessions().stats().get("failedOver")).isZero();
+    }
+
+    @Test
+    void manyClientsReconnectingAtOnce_areAllClaimedAndReachable() throws Exception {
+        Node a = node("a");
+        Node c = node("c");
+        List<CompletableFuture<Session>> claims = new ArrayList<>();
+        List<Recording> handlers = new ArrayList<>();
+        for (int i = 0; i < 300; i++) {
+            Recording handler = new Recording();
+            handlers.add(handler);
+            claims.add(c.sessions().claim("storm-" + i, handler));
+        }
+        // The same client twice in the storm: the later claim wins, the earlier ends SUPERSEDED.
+        Recording first = new Recording();
+        Recording second = new Recording();
+        CompletableFuture<Session> early = c.sessions().claim("storm-twice", first);
+        CompletableFuture<Session> late = c.sessions().claim("storm-twice", second);
+
+        CompletableFuture.allOf(claims.toArray(CompletableFuture[]::new))
+                .get(PATIENCE.toMillis(), TimeUnit.MILLISECONDS);
+        assertThat(claims.stream().map(f -> f.join().token()).distinct()).hasSize(claims.size());
+        assertThat(late.get(20, TimeUnit.SECONDS).token())
+                .isGreaterThan(early.get(20, TimeUnit.SECONDS).token());
+        for (int i = 0; i < claims.size(); i += 30) {
+            assertThat(dispatch(a, "storm-" + i, "hello " + i, PATIENCE).outcome())
+                    .isEqualTo(Outcome.DELIVERED);
+            assertThat(handlers.get(i).texts()).containsExactly("hello " + i);
+        }
+        assertThat(dispatch(a, "storm-twice", "which", PATIENCE).outcome()).isEqualTo(Outcome.DELIVERED);
+        assertThat(second.texts()).containsExactly("which");
+        assertThat(first.texts()).isEmpty();
     }
 
     @Test

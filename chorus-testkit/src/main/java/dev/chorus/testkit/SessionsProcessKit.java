@@ -36,6 +36,8 @@ public abstract class SessionsProcessKit {
     public static final Duration HEARTBEAT = Duration.ofMillis(200);
     /** Membership expiry, in this JVM and the child. */
     public static final Duration EXPIRY = Duration.ofSeconds(2);
+    /** What a failover may take past the lease TTL on a loaded machine: store round trips and probes. */
+    private static final Duration FAILOVER_SLACK = Duration.ofSeconds(3);
 
     private static final Logger LOG = LoggerFactory.getLogger(SessionsProcessKit.class);
     private final List<AutoCloseable> closeables = new ArrayList<>();
@@ -124,6 +126,60 @@ public abstract class SessionsProcessKit {
                 "NO_LIVE_SESSION {} ms after kill -9",
                 Duration.ofNanos(System.nanoTime() - killed).toMillis());
         assertThat(handled(owner)).hasSize(1);
+    }
+
+    @Test
+    void ownerKilled_aDispatchInFlightGoesToTheNewClaimOrEndsWithinTheLeaseTtl() throws Exception {
+        Sessions a = replica("a");
+        Sessions c = replica("c");
+        ChildJvm owner = closeAfterTest(owner("owner", "agent-r"));
+        assertThat(dispatch(a, "agent-r", "before", Duration.ofSeconds(10)).outcome())
+                .isEqualTo(Outcome.DELIVERED);
+        // A second session on the same owner, whose client never comes back.
+        ChildJvm lonely = closeAfterTest(owner("lonely", "agent-l"));
+        assertThat(dispatch(a, "agent-l", "before", Duration.ofSeconds(10)).outcome())
+                .isEqualTo(Outcome.DELIVERED);
+
+        owner.kill();
+        lonely.kill();
+        long killed = System.nanoTime();
+        // Both sent to a dead owner, with timeouts far past the bound below: neither may wait its timeout out.
+        CompletableFuture<DispatchResult> moving = a.dispatch(
+                        "agent-r", "after".getBytes(StandardCharsets.UTF_8), Duration.ofMinutes(5))
+                .toCompletableFuture();
+        CompletableFuture<DispatchResult> stranded = a.dispatch(
+                        "agent-l", "after".getBytes(StandardCharsets.UTF_8), Duration.ofMinutes(5))
+                .toCompletableFuture();
+        List<String> onC = new java.util.concurrent.CopyOnWriteArrayList<>();
+        Session moved = c.claim("agent-r", new SessionHandler() {
+                    @Override
+                    public CompletionStage<Acceptance> onDispatch(Dispatch dispatch) {
+                        onC.add(new String(dispatch.payload(), StandardCharsets.UTF_8));
+                        return CompletableFuture.completedFuture(Acceptance.accept());
+                    }
+
+                    @Override
+                    public void onEnded(Session session, Session.EndReason why, String reason) {}
+                })
+                .get(30, TimeUnit.SECONDS);
+
+        // The lease TTL bounds both (the stranded one ends when the dead owner's lease expires), plus slack.
+        Duration bound = TTL.plus(FAILOVER_SLACK);
+        DispatchResult delivered = moving.get(bound.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info(
+                "Failed over to the new claim {} ms after kill -9",
+                Duration.ofNanos(System.nanoTime() - killed).toMillis());
+        DispatchResult ended = stranded.get(bound.toMillis(), TimeUnit.MILLISECONDS);
+        LOG.info(
+                "NO_LIVE_SESSION {} ms after kill -9",
+                Duration.ofNanos(System.nanoTime() - killed).toMillis());
+        assertThat(delivered.outcome()).isEqualTo(Outcome.DELIVERED);
+        assertThat(delivered.token()).isEqualTo(moved.token());
+        assertThat(delivered.replica()).isEqualTo(moved.lease().holder());
+        assertThat(onC).containsExactly("after");
+        assertThat(ended.outcome()).isEqualTo(Outcome.NO_LIVE_SESSION);
+        assertThat(handled(owner)).hasSize(1);
+        assertThat(handled(lonely)).hasSize(1);
     }
 
     @Test

@@ -3,8 +3,12 @@ package dev.chorus.server.agents;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.chorus.backplane.Backplane;
 import dev.chorus.cluster.CallResult;
 import dev.chorus.cluster.ClusterCalls;
+import dev.chorus.leases.Leases;
+import dev.chorus.membership.Membership;
+import dev.chorus.server.ServerConfig;
 import dev.chorus.sessions.Acceptance;
 import dev.chorus.sessions.Dispatch;
 import dev.chorus.sessions.DispatchResult;
@@ -44,6 +48,14 @@ public final class AgentSessions implements AutoCloseable {
     /** How long a config sent to an agent waits for its ack or nack: longer than any dispatch timeout. */
     public static final Duration UNACKNOWLEDGED_EXPIRY = Duration.ofSeconds(65);
 
+    /** {@code CHORUS_SESSION_LEASE_TTL}: how long an agent's session outlives its replica's last renewal. */
+    public static final String SESSION_LEASE_TTL = "CHORUS_SESSION_LEASE_TTL";
+    /**
+     * {@code CHORUS_SESSION_LEGACY_FAILOVER}: {@code true} restores the failover of before issue 20, for
+     * comparison only (the failover benchmark's "before" row); logged at WARN.
+     */
+    public static final String SESSION_LEGACY_FAILOVER = "CHORUS_SESSION_LEGACY_FAILOVER";
+
     /** The cluster call that lists a replica's agents. */
     static final String LIST_CALL = "chorus.server.agents";
 
@@ -66,6 +78,25 @@ public final class AgentSessions implements AutoCloseable {
         this.calls = calls;
         this.json = json;
         calls.serve(LIST_CALL, this::listLocal);
+    }
+
+    /** The sessions of this replica, configured from {@code config}: lease TTL and failover mode. */
+    public static Sessions sessions(ServerConfig config, Backplane backplane, Leases leases, Membership membership) {
+        boolean legacy = config.flag(
+                SESSION_LEGACY_FAILOVER,
+                "true makes dispatches wait out a dead owner and claims go one by one, as before issue 20");
+        if (legacy) {
+            LOG.warn(
+                    "{}=true: dispatches wait out a silent owner until their timeout and agent sessions are claimed"
+                            + " one round trip each, as before issue 20. For comparisons only; unset it in"
+                            + " production.",
+                    SESSION_LEGACY_FAILOVER);
+        }
+        return Sessions.builder(backplane, leases)
+                .membership(membership)
+                .leaseTtl(config.duration(SESSION_LEASE_TTL, Sessions.DEFAULT_LEASE_TTL))
+                .fastFailover(!legacy)
+                .build();
     }
 
     /** The session id of agent {@code agentId} of {@code tenant}: agents of two tenants never collide. */
@@ -202,11 +233,13 @@ public final class AgentSessions implements AutoCloseable {
                             + unacknowledgedExpiry.toMillis() + " ms"),
                     unacknowledgedExpiry.toMillis(),
                     TimeUnit.MILLISECONDS);
-            answer.whenComplete((a, e) -> pending.remove(id));
+            // The dispatcher hears the answer only after the config was forgotten: dependents of one future run
+            // last-registered first, so a second whenComplete on answer could run before the removal.
+            CompletableFuture<Acceptance> forgotten = answer.whenComplete((a, e) -> pending.remove(id));
             String config = new String(dispatch.payload(), StandardCharsets.UTF_8);
             link.send("{\"type\":\"config\",\"id\":" + id + ",\"from\":\"" + dispatch.from() + "\",\"config\":" + config
                     + "}");
-            return answer;
+            return forgotten;
         }
 
         /** A frame from the agent: an acknowledgement or a refusal of config {@code id}. */

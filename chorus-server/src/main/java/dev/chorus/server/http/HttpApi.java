@@ -80,6 +80,11 @@ public final class HttpApi {
     private static final Pattern ETAG = Pattern.compile("\"(\\d{1,18})\"");
     /** The largest text message a client may send on a socket: pings, acks and nacks are far smaller. */
     private static final long MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
+    // Connections the kernel holds for the listener before it accepts them. The JDK default is 50: when a
+    // replica dies and a thousand agents reconnect to the next one at once, the kernel dropped the SYNs past it
+    // and the clients retried after 1, 3 and 7 s (issue 20's failover benchmark: all reconnected after 7.8 s).
+    // The kernel caps it at net.core.somaxconn.
+    static final int ACCEPT_QUEUE = 4096;
 
     private final ServerConfig config;
     private final ReplicaId replica;
@@ -216,6 +221,15 @@ public final class HttpApi {
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new JavalinJackson(json, true));
         cfg.jetty.modifyServer(server -> server.setStopTimeout(5_000));
+        // Javalin's own connector has the JDK's accept queue; this one replaces it (Javalin adds its own only
+        // when none is configured).
+        cfg.jetty.addConnector((server, httpConfig) -> {
+            ServerConnector connector = new ServerConnector(server, new HttpConnectionFactory(httpConfig));
+            connector.setHost(config.host());
+            connector.setPort(config.port());
+            connector.setAcceptQueueSize(ACCEPT_QUEUE);
+            return connector;
+        });
         cfg.events.serverStopped(watch::close);
         // The socket routes are Jetty endpoints of our own (pongs, one release however a socket ends); Javalin
         // still routes the upgrade and runs the before-upgrade checks, which answer 401 as problem+json.
