@@ -3,6 +3,7 @@ package dev.chorus.events;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.chorus.ReplicaId;
+import dev.chorus.testing.MutableClock;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 

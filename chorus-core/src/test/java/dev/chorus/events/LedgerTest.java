@@ -3,6 +3,7 @@ package dev.chorus.events;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.chorus.ReplicaId;
+import dev.chorus.testing.MutableClock;
 import dev.chorus.testing.Properties;
 import java.time.Duration;
 import java.util.ArrayList;

@@ -8,6 +8,7 @@ import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;
 import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
+import dev.chorus.testing.MutableClock;
 import dev.chorus.wire.Envelope;
 import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.Rejection;
@@ -15,8 +16,6 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
@@ -31,7 +30,7 @@ class ReplayGuardTest {
     private static final Duration WINDOW = Duration.ofMinutes(5);
     private static final Secret SECRET = new Secret("replay-guard-test-secret-0123");
 
-    private final MovableClock clock = new MovableClock();
+    private final MutableClock clock = new MutableClock();
     private final ListAppender<ILoggingEvent> logs = new ListAppender<>();
     private final Logger log = (Logger) LoggerFactory.getLogger(ReplayGuard.class);
 
@@ -154,28 +153,5 @@ class ReplayGuardTest {
 
         @Override
         protected void doClose() {}
-    }
-
-    private static final class MovableClock extends Clock {
-        private volatile Instant now = Instant.now();
-
-        void advance(Duration duration) {
-            now = now.plus(duration);
-        }
-
-        @Override
-        public ZoneId getZone() {
-            return ZoneOffset.UTC;
-        }
-
-        @Override
-        public Clock withZone(ZoneId zone) {
-            return this;
-        }
-
-        @Override
-        public Instant instant() {
-            return now;
-        }
     }
 }
