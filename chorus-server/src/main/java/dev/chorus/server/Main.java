@@ -9,7 +9,8 @@ import sun.misc.Signal;
 
 /**
  * Starts one Chorus replica from the environment; see {@code docs/server.md}. SIGTERM (and SIGINT) drain it
- * gracefully and exit 0; a second signal during the drain is logged and ignored.
+ * gracefully and exit 0; a second signal during the drain is logged and ignored. With arguments it runs one of
+ * the {@link Commands} instead ({@code health URL}, {@code verify URL}) and exits with its code.
  */
 public final class Main {
 
@@ -18,6 +19,10 @@ public final class Main {
     private Main() {}
 
     public static void main(String[] args) {
+        if (args.length > 0) {
+            System.exit(new Commands(System::getenv, System.out, System.err).run(args));
+            return;
+        }
         ServerConfig config;
         ChorusServer server;
         try {
