@@ -73,6 +73,11 @@ public final class ChorusConfig {
 
     public static final String CLUSTER_SECRET = "CHORUS_CLUSTER_SECRET";
     /**
+     * {@code CHORUS_CLUSTER_SECRET_FILE}: a file holding the cluster secret (Compose and Docker secrets mount
+     * files); surrounding whitespace is not part of it. Set this or {@value #CLUSTER_SECRET}, not both.
+     */
+    public static final String CLUSTER_SECRET_FILE = "CHORUS_CLUSTER_SECRET_FILE";
+    /**
      * {@code CHORUS_ALLOW_UNSIGNED}: {@code true} lets a networked backplane run without a cluster secret, so
      * anyone who can publish on its channel can inject messages. Off by default; logged at WARN and shown in
      * health when on.
@@ -670,6 +675,29 @@ public final class ChorusConfig {
 
         private void secret() {
             String value = get(CLUSTER_SECRET);
+            String file = get(CLUSTER_SECRET_FILE);
+            if (value != null && file != null) {
+                problem(
+                        CLUSTER_SECRET,
+                        CLUSTER_SECRET + " and " + CLUSTER_SECRET_FILE + " are both set; set only one of them (for"
+                                + " example " + CLUSTER_SECRET_FILE + "=/run/secrets/chorus-cluster-secret)");
+                return;
+            }
+            if (file != null) {
+                try {
+                    // A secret file ends with the newline an editor or 'openssl rand' wrote: not part of the secret.
+                    value = java.nio.file.Files.readString(java.nio.file.Path.of(file))
+                            .strip();
+                } catch (java.io.IOException | RuntimeException e) {
+                    problem(
+                            CLUSTER_SECRET_FILE,
+                            CLUSTER_SECRET_FILE + "='" + file + "' cannot be read ("
+                                    + e.getClass().getSimpleName()
+                                    + "); mount the secret there, readable by this process (for example "
+                                    + CLUSTER_SECRET_FILE + "=/run/secrets/chorus-cluster-secret)");
+                    return;
+                }
+            }
             if (value == null) {
                 return;
             }
@@ -806,7 +834,8 @@ public final class ChorusConfig {
     public static String missingSecret(String backend) {
         return "The " + backend + " backplane needs a cluster secret: without one, anyone who can publish on its"
                 + " channel can inject messages into every replica. Generate one with 'openssl rand -base64 32' and"
-                + " set the same value on every replica as " + CLUSTER_SECRET + " (in code: .secret(new Secret(...)))."
+                + " set the same value on every replica as " + CLUSTER_SECRET + " (or in a file named by "
+                + CLUSTER_SECRET_FILE + "; in code: .secret(new Secret(...)))."
                 + " To run unsigned anyway, set " + ALLOW_UNSIGNED + "=true (in code: .allowUnsigned())";
     }
 

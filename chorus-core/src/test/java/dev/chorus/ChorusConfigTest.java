@@ -6,12 +6,16 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.chorus.ChorusConfig.BackplaneKind;
 import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ChorusConfig.HostPort;
+import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
@@ -129,6 +133,32 @@ class ChorusConfigTest {
         assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_CLUSTER_SECRET", "hunter2")::get))
                 .isInstanceOf(ConfigurationException.class)
                 .hasMessageContaining("CHORUS_CLUSTER_SECRET")
+                .hasMessageContaining("at least 16")
+                .hasMessageNotContaining("hunter2");
+    }
+
+    @Test
+    void from_secretFile_isReadWithoutItsTrailingNewline_andExclusiveWithTheVariable(@TempDir Path dir)
+            throws IOException {
+        Path file = dir.resolve("cluster-secret");
+        Files.writeString(file, "0123456789abcdef-secret\n");
+        ChorusConfig fromFile = ChorusConfig.from(Map.of("CHORUS_CLUSTER_SECRET_FILE", file.toString())::get);
+        assertThat(fromFile.clusterSecret()).contains(new Secret("0123456789abcdef-secret"));
+
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of(
+                        "CHORUS_CLUSTER_SECRET_FILE",
+                        file.toString(),
+                        "CHORUS_CLUSTER_SECRET",
+                        "0123456789abcdef-secret")::get))
+                .hasMessageContaining("are both set");
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of(
+                        "CHORUS_CLUSTER_SECRET_FILE", dir.resolve("missing").toString())::get))
+                .isInstanceOf(ConfigurationException.class)
+                .satisfies(e ->
+                        assertThat(((ConfigurationException) e).variable()).isEqualTo("CHORUS_CLUSTER_SECRET_FILE"))
+                .hasMessageContaining("cannot be read");
+        Files.writeString(file, "hunter2\n");
+        assertThatThrownBy(() -> ChorusConfig.from(Map.of("CHORUS_CLUSTER_SECRET_FILE", file.toString())::get))
                 .hasMessageContaining("at least 16")
                 .hasMessageNotContaining("hunter2");
     }
