@@ -66,6 +66,17 @@ public final class ChorusServer implements AutoCloseable {
     /** WebSocket close code "service restart" (RFC 6455 registry): the client should reconnect. */
     public static final int DRAIN_CLOSE_CODE = 1012;
 
+    /** How long HTTP waits for in-flight requests when it stops, after the drain delay. */
+    public static final Duration HTTP_STOP_TIMEOUT = Duration.ofSeconds(5);
+
+    /**
+     * How long closing takes at most after the drain delay: HTTP's stop ({@link #HTTP_STOP_TIMEOUT}), then
+     * leaving membership and releasing leases, each a round trip or two. Orchestrators' grace periods must
+     * exceed their pre-stop pause plus {@code CHORUS_DRAIN_DELAY} plus this; the deployment tests check that
+     * every manifest does, and that a replica does exit within it.
+     */
+    public static final Duration CLOSE_BUDGET = Duration.ofSeconds(10);
+
     private static final Logger LOG = LoggerFactory.getLogger(ChorusServer.class);
 
     private final ReplicaId replica;

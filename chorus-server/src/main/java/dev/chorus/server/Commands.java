@@ -22,23 +22,23 @@ import org.jspecify.annotations.Nullable;
  * health} for a container {@code HEALTHCHECK} and {@code verify} for a {@code helm test} pod or an operator's
  * "is this cluster really HA?" check. Each returns a process exit code.
  */
-final class Commands {
+public final class Commands {
 
     /** Everything passed. */
-    static final int OK = 0;
+    public static final int OK = 0;
     /** The check ran and failed, or the server could not be reached in time. */
-    static final int FAILED = 1;
+    public static final int FAILED = 1;
     /** The command line or its variables are wrong; the message says which. */
-    static final int USAGE = 2;
+    public static final int USAGE = 2;
 
     /** The operator client the verify command signs in with. */
-    static final String VERIFY_CLIENT_ID = "CHORUS_VERIFY_CLIENT_ID";
+    public static final String VERIFY_CLIENT_ID = "CHORUS_VERIFY_CLIENT_ID";
     /** That client's secret. */
-    static final String VERIFY_CLIENT_SECRET = "CHORUS_VERIFY_CLIENT_SECRET";
+    public static final String VERIFY_CLIENT_SECRET = "CHORUS_VERIFY_CLIENT_SECRET";
     /** How long verify keeps retrying a server that does not answer yet (a test pod started with the release). */
-    static final String VERIFY_TIMEOUT = "CHORUS_VERIFY_TIMEOUT";
+    public static final String VERIFY_TIMEOUT = "CHORUS_VERIFY_TIMEOUT";
 
-    static final Duration DEFAULT_VERIFY_TIMEOUT = Duration.ofSeconds(60);
+    public static final Duration DEFAULT_VERIFY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(3);
 
@@ -56,7 +56,8 @@ final class Commands {
     private final PrintStream err;
     private final ObjectMapper json = new ObjectMapper();
 
-    Commands(Function<String, @Nullable String> env, PrintStream out, PrintStream err) {
+    /** Commands reading {@code env} and printing to {@code out} and {@code err}. */
+    public Commands(Function<String, @Nullable String> env, PrintStream out, PrintStream err) {
         this.env = name -> {
             String value = env.apply(name);
             return value == null || value.isBlank() ? null : value.strip();
@@ -66,7 +67,7 @@ final class Commands {
     }
 
     /** Runs the command {@code args} names and returns its exit code. */
-    int run(String... args) {
+    public int run(String... args) {
         String command = args[0];
         return switch (command) {
             case "health" -> args.length <= 2 ? health(args.length == 2 ? args[1] : null) : usage("too many arguments");

@@ -12,6 +12,7 @@ import dev.chorus.events.Event;
 import dev.chorus.events.EventHub;
 import dev.chorus.health.Health;
 import dev.chorus.membership.Membership;
+import dev.chorus.server.ChorusServer;
 import dev.chorus.server.ResourceService;
 import dev.chorus.server.ServerConfig;
 import dev.chorus.server.ServerHealth;
@@ -220,7 +221,7 @@ public final class HttpApi {
         cfg.http.maxRequestSize = config.maxBodyBytes();
         cfg.http.prefer405over404 = true;
         cfg.jsonMapper(new JavalinJackson(json, true));
-        cfg.jetty.modifyServer(server -> server.setStopTimeout(5_000));
+        cfg.jetty.modifyServer(server -> server.setStopTimeout(ChorusServer.HTTP_STOP_TIMEOUT.toMillis()));
         // Javalin's own connector has the JDK's accept queue; this one replaces it (Javalin adds its own only
         // when none is configured).
         cfg.jetty.addConnector((server, httpConfig) -> {
