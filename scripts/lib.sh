@@ -135,3 +135,21 @@ chorus_ensure_dnsmasq() {
   command -v dnsmasq >/dev/null 2>&1 || [[ -x /usr/sbin/dnsmasq ]] && return 0
   chorus_apt_install dnsmasq-base
 }
+
+# podman (with runc) for the container image test; no Docker engine is needed.
+chorus_ensure_podman() {
+  command -v podman >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 && return 0
+  chorus_apt_install podman runc
+}
+
+# docker-compose (the standalone v1 tool parses a Compose file without an engine) for the Compose check.
+chorus_ensure_compose() {
+  command -v docker-compose >/dev/null 2>&1 && return 0
+  chorus_apt_install docker-compose
+}
+
+# kubectl, whose built-in kustomize renders the Kubernetes overlays offline.
+chorus_ensure_kubectl() {
+  command -v kubectl >/dev/null 2>&1 && return 0
+  chorus_apt_install kubernetes-client
+}
