@@ -70,6 +70,20 @@ class HelmChartTest {
         assertLintClean(HelmRender.lintStrict(valuesFile, work));
     }
 
+    /**
+     * Proves the merged-copy lint sees the values file. Helm's lint renders in lint mode, where {@code fail}
+     * only logs, so validateValues is proved by template below; lint proves the schema and the YAML.
+     */
+    @Test
+    void lintStrict_valuesFileWithMisspelledKey_fails(@TempDir Path work) throws Exception {
+        Path values = Files.writeString(work.resolve("typo-values.yaml"), "backplane:\n  typ: postgres\n");
+
+        LintResult result = HelmRender.lintStrict(values.toString(), work);
+
+        assertThat(result.isFailed()).isTrue();
+        assertThat(result.getMessages()).anyMatch(m -> m.contains("additional properties 'typ' not allowed"));
+    }
+
     @ParameterizedTest
     @MethodSource("ciValuesFiles")
     void template_ciValues_everyDocumentParsesAsItsTypedModel(String valuesFile) {

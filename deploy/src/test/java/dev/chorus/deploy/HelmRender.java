@@ -166,7 +166,10 @@ public final class HelmRender {
 
     /**
      * {@code helm lint --strict} with a values file. helm-java's lint takes no values file, so the chart is
-     * copied to {@code workDir} with the file deep-merged into its values.yaml, which is what {@code -f} does.
+     * copied to {@code workDir} with the file (relative to the chart, or absolute) deep-merged into its
+     * values.yaml, which is what {@code -f} does. Lint checks the schema and the rendered YAML; it renders in
+     * Helm's lint mode, where {@code fail} only logs, so {@code chorus.validateValues} is seen by {@link
+     * #render} alone.
      */
     public static LintResult lintStrict(@Nullable String valuesFile, Path workDir) {
         Path chart = chart();
