@@ -102,6 +102,12 @@ class HelmChartTest {
 
     @ParameterizedTest
     @MethodSource("ciValuesFiles")
+    void template_ciValues_agreesWithTheServersOwnCode(String valuesFile) {
+        ManifestChecks.assertAgreesWithServer(render(valuesFile, Map.of()));
+    }
+
+    @ParameterizedTest
+    @MethodSource("ciValuesFiles")
     void template_ciValues_generatesNoSecret(String valuesFile) {
         assertThat(all(render(valuesFile, Map.of()), Secret.class)).isEmpty();
     }

@@ -118,6 +118,7 @@ class KustomizeTest {
         }
         ChorusConfig config = serverConfig(container);
         assertThat(config.backplane().name()).isEqualToIgnoringCase(name);
+        ManifestChecks.assertAgreesWithServer(objects);
     }
 
     @Test

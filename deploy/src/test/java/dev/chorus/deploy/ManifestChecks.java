@@ -26,9 +26,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -42,6 +44,9 @@ final class ManifestChecks {
 
     /** Kubernetes' default when a pod says nothing. */
     static final long DEFAULT_GRACE_SECONDS = 30;
+
+    /** Kubernetes' dependent environment variables: {@code $(NAME)} in a value is an earlier variable's value. */
+    private static final Pattern EXPANSION = Pattern.compile("\\$\\(([A-Za-z_][A-Za-z0-9_]*)\\)");
 
     private static final Pattern DOCKERFILE_USER = Pattern.compile("(?m)^USER\\s+(\\S+)\\s*$");
 
@@ -97,9 +102,19 @@ final class ManifestChecks {
 
     private static void assertEnvironment(Container container, String where) {
         ServerFacts facts = ServerFacts.get();
+        // A variable only other values expand, as $(POD_NAMESPACE) in a DNS name, is the manifest's own.
+        Set<String> expanded = new HashSet<>();
+        for (EnvVar var : env(container)) {
+            if (var.getValue() != null) {
+                Matcher m = EXPANSION.matcher(var.getValue());
+                while (m.find()) {
+                    expanded.add(m.group(1));
+                }
+            }
+        }
         List<String> unknown = env(container).stream()
                 .map(EnvVar::getName)
-                .filter(name -> !facts.reads(name))
+                .filter(name -> !facts.reads(name) && !expanded.contains(name))
                 .toList();
         assertThat(unknown)
                 .as(where + ": environment names the server never reads (it reads " + facts.keysRead() + ")")
@@ -220,7 +235,14 @@ final class ManifestChecks {
                             .containsAll(service.getSpec().getSelector().entrySet())) {
                 continue;
             }
+            boolean jgroups = ChorusConfig.BackplaneKind.JGROUPS
+                    == ChorusConfig.from(plausibleValues(server)::get).backplane();
             for (ServicePort port : service.getSpec().getPorts()) {
+                if ("jgroups".equals(port.getName()) && !jgroups) {
+                    // The discovery Service is the same on every backplane; its JGroups port matters only where
+                    // JGroups listens.
+                    continue;
+                }
                 IntOrString target =
                         port.getTargetPort() == null ? new IntOrString(port.getPort()) : port.getTargetPort();
                 Integer resolved = resolve(server, target);
@@ -273,11 +295,31 @@ final class ManifestChecks {
                 values.put(var.getName(), var.getValue());
             } else if (var.getValueFrom() != null && var.getValueFrom().getFieldRef() != null) {
                 String field = var.getValueFrom().getFieldRef().getFieldPath();
-                values.put(var.getName(), field.startsWith("status.") ? "10.0.0.7" : "chorus-7f9c-2");
+                values.put(
+                        var.getName(),
+                        switch (field) {
+                            case "status.podIP" -> "10.0.0.7";
+                            case "metadata.namespace" -> "default";
+                            default -> "chorus-7f9c-2";
+                        });
             } else if (var.getValueFrom() != null && var.getValueFrom().getSecretKeyRef() != null) {
                 values.put(var.getName(), plausibleSecret(var.getName()));
             } else {
                 problems.add(var.getName());
+            }
+        }
+        // Expand $(NAME) references the way the kubelet does, from variables defined earlier.
+        for (EnvVar var : env(container)) {
+            String value = values.get(var.getName());
+            if (value != null) {
+                Matcher m = EXPANSION.matcher(value);
+                StringBuilder expandedValue = new StringBuilder();
+                while (m.find()) {
+                    m.appendReplacement(
+                            expandedValue, Matcher.quoteReplacement(values.getOrDefault(m.group(1), m.group())));
+                }
+                m.appendTail(expandedValue);
+                values.put(var.getName(), expandedValue.toString());
             }
         }
         assertThat(problems)

@@ -5,15 +5,20 @@ import dev.chorus.server.ChorusServer;
 import dev.chorus.server.Commands;
 import dev.chorus.server.ServerConfig;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * What the server itself reads and serves, learned from the server rather than written down twice: the
@@ -56,6 +61,8 @@ final class ServerFacts {
         Map<String, String> env = new HashMap<>();
         env.put(ServerConfig.PORT, "0");
         env.put(ServerConfig.HTTP_HOST, "127.0.0.1");
+        // With a management port the replica also reads where to bind it.
+        env.put("CHORUS_MANAGEMENT_PORT", "0");
         // The server reads some settings only when it starts its parts, so record while it starts, not just
         // while the configuration is parsed.
         ChorusServer server = ChorusServer.start(ServerConfig.from(name -> {
@@ -68,11 +75,30 @@ final class ServerFacts {
             asked.add(name);
             return null;
         });
+        // Logback reads its own variables from the server's logback.xml.
+        asked.addAll(logbackVariables());
         // The jar's verify command (the helm test pod) reads these.
         asked.add(Commands.VERIFY_CLIENT_ID);
         asked.add(Commands.VERIFY_CLIENT_SECRET);
         asked.add(Commands.VERIFY_TIMEOUT);
         return new ServerFacts(Set.copyOf(asked), server);
+    }
+
+    private static Set<String> logbackVariables() {
+        try (InputStream in = ChorusServer.class.getResourceAsStream("/logback.xml")) {
+            if (in == null) {
+                throw new IllegalStateException("the server ships no logback.xml");
+            }
+            String xml = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+            Set<String> names = new TreeSet<>();
+            Matcher m = Pattern.compile("\\$\\{([A-Z][A-Z0-9_]*)").matcher(xml);
+            while (m.find()) {
+                names.add(m.group(1));
+            }
+            return names;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Every environment key the server (or its jar's commands) reads. */
