@@ -45,7 +45,8 @@ public final class Commands {
     private static final String USAGE_TEXT = """
             usage: java -jar chorus-server.jar                 start a replica (configured by the environment)
                    java -jar chorus-server.jar health [URL]    exit 0 when URL answers 200
-                                                               (default http://127.0.0.1:$PORT/health/live)
+                                                               (default: this replica's /health/live, from
+                                                               CHORUS_HTTP_HOST and CHORUS_HTTP_PORT or PORT)
                    java -jar chorus-server.jar verify URL      run the cluster verify through the replica at URL
                                                                (for example http://chorus:8080) as the operator
                                                                client CHORUS_VERIFY_CLIENT_ID / _SECRET; exit 0
@@ -89,8 +90,18 @@ public final class Commands {
     private int health(@Nullable String url) {
         String target = url;
         if (target == null) {
-            String port = env.apply(ServerConfig.PORT);
-            target = "http://127.0.0.1:" + (port == null ? ServerConfig.DEFAULT_PORT : port) + "/health/live";
+            // The same precedence as the server's: CHORUS_HTTP_PORT over PORT; a wildcard bind answers on loopback.
+            String port = env.apply(ServerConfig.HTTP_PORT);
+            if (port == null) {
+                port = env.apply(ServerConfig.PORT);
+            }
+            String host = env.apply(ServerConfig.HTTP_HOST);
+            if (host == null || host.equals("0.0.0.0") || host.equals("::") || host.equals("[::]")) {
+                host = "127.0.0.1";
+            } else if (host.contains(":") && !host.startsWith("[")) {
+                host = "[" + host + "]";
+            }
+            target = "http://" + host + ":" + (port == null ? ServerConfig.DEFAULT_PORT : port) + "/health/live";
         }
         URI uri = uri(target);
         if (uri == null) {

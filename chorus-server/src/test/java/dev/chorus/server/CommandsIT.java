@@ -46,6 +46,17 @@ class CommandsIT {
     @Test
     void healthPassesOnALiveReplicaAndFailsOnAPathThatIsNotOk() {
         assertThat(run(Map.of("PORT", String.valueOf(server.port())), "health")).isEqualTo(Commands.OK);
+        assertThat(run(
+                        Map.of(
+                                "PORT",
+                                "1",
+                                "CHORUS_HTTP_PORT",
+                                String.valueOf(server.port()),
+                                "CHORUS_HTTP_HOST",
+                                "127.0.0.1"),
+                        "health"))
+                .as("CHORUS_HTTP_PORT wins over PORT, as in the server")
+                .isEqualTo(Commands.OK);
         assertThat(run(Map.of(), "health", base + "/health")).isEqualTo(Commands.FAILED);
         assertThat(printed()).contains("answered 401");
     }
