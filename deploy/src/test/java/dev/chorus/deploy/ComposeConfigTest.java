@@ -45,11 +45,8 @@ class ComposeConfigTest {
         Files.copy(COMPOSE.resolve("compose.yaml"), dir.resolve("compose.yaml"));
         Files.copy(COMPOSE.resolve("haproxy.cfg"), dir.resolve("haproxy.cfg"));
         Path secrets = Files.createDirectories(dir.resolve("secrets"));
-        Files.writeString(
-                secrets.resolve("chorus.env"),
-                "CHORUS_CLUSTER_SECRET=0123456789abcdef0123456789abcdef\n"
-                        + "DATABASE_URL=postgres://chorus:pw@postgres:5432/chorus\n");
-        for (String file : List.of("private-key.pem", "clients.json", "postgres-password")) {
+        Files.writeString(secrets.resolve("chorus.env"), "DATABASE_URL=postgres://chorus:pw@postgres:5432/chorus\n");
+        for (String file : List.of("cluster-secret", "private-key.pem", "clients.json", "postgres-password")) {
             Files.writeString(secrets.resolve(file), "stand-in\n");
         }
 
@@ -110,8 +107,12 @@ class ComposeConfigTest {
                         .containsKey("file");
                 mounted.put("/run/secrets/" + secret.get("target"), secret.get("source"));
             }
-            assertThat(mounted).containsKeys(env.get("CHORUS_JWT_PRIVATE_KEY_FILE"), env.get("CHORUS_CLIENTS_FILE"));
-            // The two values the server reads only from its environment come from the user's env file.
+            assertThat(mounted)
+                    .containsKeys(
+                            env.get("CHORUS_CLUSTER_SECRET_FILE"),
+                            env.get("CHORUS_JWT_PRIVATE_KEY_FILE"),
+                            env.get("CHORUS_CLIENTS_FILE"));
+            // The database URL, which the server reads only from its environment, comes from the user's env file.
             assertThat(list(service.get("env_file"))).containsExactly("secrets/chorus.env");
             assertThat(env).doesNotContainKeys("CHORUS_CLUSTER_SECRET", "DATABASE_URL", "CHORUS_JWT_PRIVATE_KEY");
 
@@ -219,7 +220,6 @@ class ComposeConfigTest {
     /** Reads a replica's env the way the server does, the env file and Compose's interpolation applied. */
     private static ChorusConfig serverConfig(Map<String, ?> env, Map<String, String> shell) {
         Map<String, String> values = new LinkedHashMap<>();
-        values.put("CHORUS_CLUSTER_SECRET", "0123456789abcdef0123456789abcdef");
         values.put("DATABASE_URL", "postgres://chorus:pw@postgres:5432/chorus");
         Pattern variable = Pattern.compile("\\$\\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?}");
         env.forEach((name, value) -> {
@@ -232,6 +232,10 @@ class ComposeConfigTest {
             }
             values.put(name, m.appendTail(out).toString());
         });
+        // The secret file exists only in a container; the server reads its content as the secret.
+        if (values.remove("CHORUS_CLUSTER_SECRET_FILE") != null) {
+            values.put("CHORUS_CLUSTER_SECRET", "0123456789abcdef0123456789abcdef");
+        }
         return ChorusConfig.from(values::get);
     }
 
