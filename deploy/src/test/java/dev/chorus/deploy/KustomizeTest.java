@@ -54,6 +54,24 @@ class KustomizeTest {
                 Tools.onPath("kubectl").isPresent(),
                 "kubectl is not on the PATH: install it (Debian package kubernetes-client, or kubectl >= 1.27 with"
                         + " kustomize v5) to render deploy/k8s");
+        Assumptions.assumeTrue(
+                kubectlMinor() >= 27,
+                "kubectl 1." + kubectlMinor() + " embeds a kustomize older than v5, which does not read"
+                        + " deploy/k8s (patches, labels): install kubectl >= 1.27");
+    }
+
+    private static volatile Integer kubectlMinor;
+
+    /** The kubectl client's minor version: Debian 12's kubernetes-client is 1.20, newer machine images carry 1.32. */
+    private static int kubectlMinor() {
+        if (kubectlMinor == null) {
+            String json = Tools.run(
+                    List.of(Tools.onPath("kubectl").orElseThrow().toString(), "version", "--client", "-o", "json"));
+            java.util.regex.Matcher m =
+                    java.util.regex.Pattern.compile("\"minor\":\\s*\"(\\d+)").matcher(json);
+            kubectlMinor = m.find() ? Integer.parseInt(m.group(1)) : 0;
+        }
+        return kubectlMinor;
     }
 
     /**
