@@ -1,6 +1,5 @@
 package dev.chorus.deploy;
 
-import static java.nio.charset.StandardCharsets.UTF_8;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
@@ -14,10 +13,7 @@ import dev.chorus.testkit.TestSecrets;
 import java.io.File;
 import java.io.IOException;
 import java.net.URI;
-import java.net.URLEncoder;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -77,7 +73,7 @@ class ContainerImageIT {
     @BeforeAll
     static void buildImageAndStartTwoReplicas() throws Exception {
         podman = Podman.usable();
-        Path repo = repositoryRoot();
+        Path repo = Repo.root();
         Path jdk = Path.of(System.getProperty("java.home"));
         Assumptions.assumeTrue(
                 Files.isExecutable(jdk.resolve("bin/jlink")),
@@ -331,47 +327,6 @@ class ContainerImageIT {
                 .until(() -> cluster(survivorPort, token).get("live").asInt() == 1);
     }
 
-    private static int status(int port, String path) {
-        try {
-            return HTTP.send(
-                            HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path))
-                                    .timeout(Duration.ofSeconds(2))
-                                    .build(),
-                            HttpResponse.BodyHandlers.discarding())
-                    .statusCode();
-        } catch (IOException e) {
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
-        }
-    }
-
-    private static String operatorToken(int port) throws IOException, InterruptedException {
-        String form = "grant_type=client_credentials&client_id=" + OPERATOR + "&client_secret="
-                + URLEncoder.encode(SECRET, UTF_8);
-        HttpResponse<String> response = HTTP.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/oauth/token"))
-                        .header("Content-Type", "application/x-www-form-urlencoded")
-                        .POST(HttpRequest.BodyPublishers.ofString(form))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as("token: %s", response.body()).isEqualTo(200);
-        return JSON.readTree(response.body()).get("access_token").asText();
-    }
-
-    private static JsonNode cluster(int port, String token) throws IOException, InterruptedException {
-        HttpResponse<String> response = HTTP.send(
-                HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/api/cluster"))
-                        .header("Authorization", "Bearer " + token)
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode())
-                .as("/api/cluster: %s", response.body())
-                .isEqualTo(200);
-        return JSON.readTree(response.body());
-    }
-
     private static List<String> strings(JsonNode array) {
         List<String> values = new ArrayList<>();
         array.forEach(node -> values.add(node.asText()));
@@ -391,19 +346,8 @@ class ContainerImageIT {
         return SigningKey.toPem(generator.generateKeyPair().getPrivate());
     }
 
-    /** The repository root: the nearest directory up from the module's that holds the Dockerfile. */
-    private static Path repositoryRoot() {
-        for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            if (Files.isRegularFile(dir.resolve("deploy/docker/Dockerfile"))) {
-                return dir;
-            }
-        }
-        throw new IllegalStateException(
-                "no deploy/docker/Dockerfile above " + Path.of("").toAbsolutePath());
-    }
-
     private static Path logDirectory() throws IOException {
-        return Files.createDirectories(repositoryRoot().resolve("deploy/target/container-image-it/" + RUN));
+        return Files.createDirectories(Repo.root().resolve("deploy/target/container-image-it/" + RUN));
     }
 
     /**
@@ -485,5 +429,21 @@ class ContainerImageIT {
         private static String tail(String output) {
             return output.length() <= 4000 ? output : "…" + output.substring(output.length() - 4000);
         }
+    }
+
+    private static int status(int port, String path) {
+        return ReplicaApi.status(local(port), path, Duration.ofSeconds(2));
+    }
+
+    private static String operatorToken(int port) {
+        return ReplicaApi.token(local(port), OPERATOR, SECRET);
+    }
+
+    private static JsonNode cluster(int port, String token) {
+        return ReplicaApi.cluster(local(port), token);
+    }
+
+    private static URI local(int port) {
+        return URI.create("http://127.0.0.1:" + port);
     }
 }

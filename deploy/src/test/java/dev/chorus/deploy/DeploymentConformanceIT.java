@@ -16,12 +16,9 @@ import io.fabric8.kubernetes.api.model.Pod;
 import io.fabric8.kubernetes.api.model.PodSpec;
 import io.fabric8.kubernetes.api.model.Probe;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
-import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.net.http.WebSocket;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
@@ -232,46 +229,22 @@ class DeploymentConformanceIT {
 
     private static int probe(String host, Probe probe) {
         // ManifestChecks holds the probes' ports to the http port; the kubelet resolves a named port the same way.
-        URI uri = URI.create(
-                "http://" + host + ":" + httpPort + probe.getHttpGet().getPath());
-        try {
-            return http.send(
-                            HttpRequest.newBuilder(uri)
-                                    .timeout(Duration.ofSeconds(
-                                            Objects.requireNonNullElse(probe.getTimeoutSeconds(), 1)))
-                                    .GET()
-                                    .build(),
-                            HttpResponse.BodyHandlers.discarding())
-                    .statusCode();
-        } catch (IOException e) {
-            return -1;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return -1;
-        }
+        return ReplicaApi.status(
+                base(host),
+                probe.getHttpGet().getPath(),
+                Duration.ofSeconds(Objects.requireNonNullElse(probe.getTimeoutSeconds(), 1)));
     }
 
-    private static String token(String host) throws Exception {
-        String form = "grant_type=client_credentials&client_id=" + OPERATOR_ID + "&client_secret="
-                + URLEncoder.encode(OPERATOR_SECRET, StandardCharsets.UTF_8);
-        HttpResponse<String> response = http.send(
-                HttpRequest.newBuilder(URI.create("http://" + host + ":" + httpPort + "/oauth/token"))
-                        .header("Content-Type", "application/x-www-form-urlencoded")
-                        .POST(HttpRequest.BodyPublishers.ofString(form))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return JSON.readTree(response.body()).path("access_token").asText();
+    private static URI base(String host) {
+        return URI.create("http://" + host + ":" + httpPort);
     }
 
-    private static JsonNode clusterView(String host) throws Exception {
-        HttpResponse<String> response = http.send(
-                HttpRequest.newBuilder(URI.create("http://" + host + ":" + httpPort + "/api/cluster"))
-                        .header("Authorization", "Bearer " + token(host))
-                        .build(),
-                HttpResponse.BodyHandlers.ofString());
-        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
-        return JSON.readTree(response.body());
+    private static String token(String host) {
+        return ReplicaApi.token(base(host), OPERATOR_ID, OPERATOR_SECRET);
+    }
+
+    private static JsonNode clusterView(String host) {
+        return ReplicaApi.cluster(base(host), token(host));
     }
 
     /** An events socket; the future completes with the close code the server sends. */

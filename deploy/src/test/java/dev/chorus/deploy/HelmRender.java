@@ -42,13 +42,7 @@ public final class HelmRender {
 
     /** The chart directory, found from the module directory (where Maven runs tests) or the repository root. */
     public static Path chart() {
-        for (Path candidate : List.of(Path.of("helm", "chorus"), Path.of("deploy", "helm", "chorus"))) {
-            if (Files.isRegularFile(candidate.resolve("Chart.yaml"))) {
-                return candidate.toAbsolutePath().normalize();
-            }
-        }
-        throw new IllegalStateException("no helm/chorus/Chart.yaml below "
-                + Path.of("").toAbsolutePath() + ": run from the deploy module or the repository root");
+        return Repo.path("deploy/helm/chorus");
     }
 
     /** The chart's {@code ci/*-values.yaml} files, relative to the chart ({@code ci/postgres-values.yaml}). */

@@ -499,14 +499,9 @@ class KustomizeTest {
                     .findFirst();
         }
 
-        /** The repository root: the first directory up from the working directory that holds {@code deploy/}. */
+        /** The repository root. */
         static Path repoRoot() {
-            for (Path dir = Path.of("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-                if (Files.isDirectory(dir.resolve("deploy/k8s")) && Files.exists(dir.resolve("pom.xml"))) {
-                    return dir;
-                }
-            }
-            throw new IllegalStateException("no deploy/k8s above " + Path.of("").toAbsolutePath());
+            return Repo.root();
         }
 
         /** Runs a command in the working directory and returns its stdout; fails with its stderr if it fails. */
