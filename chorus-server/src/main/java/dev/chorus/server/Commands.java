@@ -38,6 +38,12 @@ public final class Commands {
     /** How long verify keeps retrying a server that does not answer yet (a test pod started with the release). */
     public static final String VERIFY_TIMEOUT = "CHORUS_VERIFY_TIMEOUT";
 
+    /**
+     * The fewest live replicas verify accepts: the cluster's own check compares the live count only with its
+     * maximum, and a replica that found no peers (discovery broken) is a cluster of one that passes it.
+     */
+    public static final String VERIFY_MIN_INSTANCES = "CHORUS_VERIFY_MIN_INSTANCES";
+
     public static final Duration DEFAULT_VERIFY_TIMEOUT = Duration.ofSeconds(60);
     private static final Duration REQUEST_TIMEOUT = Duration.ofSeconds(10);
     private static final Duration HEALTH_TIMEOUT = Duration.ofSeconds(3);
@@ -50,7 +56,8 @@ public final class Commands {
                    java -jar chorus-server.jar verify URL      run the cluster verify through the replica at URL
                                                                (for example http://chorus:8080) as the operator
                                                                client CHORUS_VERIFY_CLIENT_ID / _SECRET; exit 0
-                                                               when every check passes""";
+                                                               when every check passes and at least
+                                                               CHORUS_VERIFY_MIN_INSTANCES (1) are live""";
 
     private final Function<String, @Nullable String> env;
     private final PrintStream out;
@@ -140,7 +147,8 @@ public final class Commands {
             return USAGE;
         }
         Duration timeout = timeout();
-        if (timeout == null) {
+        Integer minInstances = minInstances();
+        if (timeout == null || minInstances == null) {
             return USAGE;
         }
         long deadline = System.nanoTime() + timeout.toNanos();
@@ -177,7 +185,8 @@ public final class Commands {
                                 + (response.statusCode() == 403 ? " (the client needs the operator role)" : ""));
                 return FAILED;
             }
-            return report(json.readTree(response.body()));
+            int code = report(json.readTree(response.body()));
+            return instances(client, base, token, minInstances) == OK ? code : FAILED;
         } catch (IOException e) {
             err.println("verify through " + base + " failed: " + e);
             return FAILED;
@@ -207,6 +216,35 @@ public final class Commands {
         return json.readTree(response.body()).path("access_token").asText();
     }
 
+    /** Checks the live count against {@value #VERIFY_MIN_INSTANCES}, printed like the cluster's checks. */
+    private int instances(HttpClient client, URI base, String token, int minInstances)
+            throws IOException, InterruptedException {
+        HttpResponse<String> response = client.send(
+                HttpRequest.newBuilder(URI.create(base + "/api/cluster"))
+                        .timeout(REQUEST_TIMEOUT)
+                        .header("Authorization", "Bearer " + token)
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
+        if (response.statusCode() != 200) {
+            err.println("GET " + base + "/api/cluster answered " + response.statusCode() + ": " + response.body());
+            return FAILED;
+        }
+        int live = json.readTree(response.body()).path("live").asInt();
+        boolean passed = live >= minInstances;
+        out.printf(
+                Locale.ROOT,
+                "%s  instances: %d live, at least %d expected (%s)%n",
+                passed ? "PASS" : "FAIL",
+                live,
+                minInstances,
+                VERIFY_MIN_INSTANCES);
+        if (!passed) {
+            out.println("fewer replicas see each other than should: check discovery and the backplane");
+        }
+        return passed ? OK : FAILED;
+    }
+
     private int report(JsonNode body) {
         for (JsonNode check : body.path("checks")) {
             out.printf(
@@ -233,6 +271,24 @@ public final class Commands {
             return null;
         }
         return parsed;
+    }
+
+    private @Nullable Integer minInstances() {
+        String value = env.apply(VERIFY_MIN_INSTANCES);
+        if (value == null) {
+            return 1;
+        }
+        try {
+            int n = Integer.parseInt(value);
+            if (n >= 1) {
+                return n;
+            }
+        } catch (NumberFormatException ignored) {
+            // reported below
+        }
+        err.println(VERIFY_MIN_INSTANCES + "='" + value + "' is not a count of 1 or more (for example "
+                + VERIFY_MIN_INSTANCES + "=3, the replicas the deployment runs)");
+        return null;
     }
 
     private @Nullable URI uri(String value) {

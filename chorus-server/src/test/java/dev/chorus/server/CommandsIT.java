@@ -67,7 +67,25 @@ class CommandsIT {
         env.put(Commands.VERIFY_CLIENT_ID, TestClients.OPERATOR);
         env.put(Commands.VERIFY_CLIENT_SECRET, TestClients.SECRET);
         assertThat(run(env, "verify", base)).as(printed()).isEqualTo(Commands.OK);
-        assertThat(out.toString(StandardCharsets.UTF_8)).contains("PASS  ").contains("cluster verify passed");
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .contains("PASS  ")
+                .contains("cluster verify passed")
+                .contains("PASS  instances: 1 live, at least 1 expected");
+    }
+
+    @Test
+    void verifyFailsWhenFewerReplicasAreLiveThanTheDeploymentRuns() {
+        Map<String, String> env = new HashMap<>();
+        env.put(Commands.VERIFY_CLIENT_ID, TestClients.OPERATOR);
+        env.put(Commands.VERIFY_CLIENT_SECRET, TestClients.SECRET);
+        env.put(Commands.VERIFY_MIN_INSTANCES, "3");
+        // A replica alone passes the cluster's own checks: only the expected count tells it from a cluster.
+        assertThat(run(env, "verify", base)).as(printed()).isEqualTo(Commands.FAILED);
+        assertThat(out.toString(StandardCharsets.UTF_8))
+                .contains("FAIL  instances: 1 live, at least 3 expected")
+                .contains("check discovery");
+        env.put(Commands.VERIFY_MIN_INSTANCES, "none");
+        assertThat(run(env, "verify", base)).isEqualTo(Commands.USAGE);
     }
 
     @Test

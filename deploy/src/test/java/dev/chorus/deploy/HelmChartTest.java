@@ -280,6 +280,20 @@ class HelmChartTest {
     }
 
     @Test
+    void schema_closeTimeBelowTheServersCloseBudget_isRefused() throws Exception {
+        Map<?, ?> schema = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+                .readValue(Files.readString(HelmRender.chart().resolve("values.schema.json")), Map.class);
+        Map<?, ?> close = (Map<?, ?>) ((Map<?, ?>)
+                        ((Map<?, ?>) ((Map<?, ?>) schema.get("properties")).get("drain")).get("properties"))
+                .get("closeSeconds");
+        assertThat(((Number) close.get("minimum")).longValue())
+                .as("the floor is the server's own close budget, so a grace period checked against it is enough")
+                .isEqualTo(dev.chorus.server.ChorusServer.CLOSE_BUDGET.toSeconds());
+        assertThatThrownBy(() -> render(POSTGRES, Map.of("drain.closeSeconds", "0")))
+                .hasMessageContaining("/drain/closeSeconds");
+    }
+
+    @Test
     void schema_closesEveryObjectItDefines() throws Exception {
         Map<?, ?> schema = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
                 .readValue(Files.readString(HelmRender.chart().resolve("values.schema.json")), Map.class);
@@ -440,6 +454,23 @@ class HelmChartTest {
     }
 
     @Test
+    void pdb_isLeftOutWhenTheHpaMayRunOnePod() {
+        // minAvailable 1 on a deployment scaled down to one pod would block every node drain.
+        assertThat(all(render(HPA, Map.of("autoscaling.minReplicas", "1")), PodDisruptionBudget.class))
+                .isEmpty();
+        assertThat(all(render(HPA, Map.of()), PodDisruptionBudget.class)).hasSize(1);
+    }
+
+    @Test
+    void networkPolicy_inProcessBackplaneWithADatabase_reachesPostgres() {
+        NetworkPolicy policy =
+                only(render(DEFAULTS, Map.of("database.existingSecret", "chorus-database")), NetworkPolicy.class);
+        assertThat(policy.getSpec().getEgress().stream().flatMap(rule -> ports(rule.getPorts()).stream()))
+                .as("storage on PostgreSQL needs its port on every backplane")
+                .contains("5432");
+    }
+
+    @Test
     void headlessService_publishesNotReadyPodsOnTheJGroupsPort() {
         List<HasMetadata> objects = render(JGROUPS, Map.of());
         Service headless = service(objects, "chorus-headless");
@@ -527,10 +558,14 @@ class HelmChartTest {
                         .getFirst()
                         .getImage());
         assertThat(verify.getEnv())
-                .extracting(e ->
-                        e.getName() + "=" + e.getValueFrom().getSecretKeyRef().getName() + "/"
-                                + e.getValueFrom().getSecretKeyRef().getKey())
+                .extracting(e -> e.getName() + "="
+                        + (e.getValue() != null
+                                ? e.getValue()
+                                : e.getValueFrom().getSecretKeyRef().getName() + "/"
+                                        + e.getValueFrom().getSecretKeyRef().getKey()))
+                .as("every replica the deployment runs is expected to be live")
                 .containsExactly(
+                        "CHORUS_VERIFY_MIN_INSTANCES=" + deployment.getSpec().getReplicas(),
                         "CHORUS_VERIFY_CLIENT_ID=chorus-verify/client-id",
                         "CHORUS_VERIFY_CLIENT_SECRET=chorus-verify/client-secret");
         assertThat(pod.getMetadata().getLabels())
@@ -554,25 +589,50 @@ class HelmChartTest {
     }
 
     @Test
-    void ingress_hasCookieAffinityForIngressNginx() {
-        Ingress ingress = only(render(INGRESS, Map.of()), Ingress.class);
+    void ingress_pinsOnlyWebSocketsWithACookieAndBalancesTheApi() {
+        List<Ingress> ingresses = all(render(INGRESS, Map.of()), Ingress.class);
+        assertThat(ingresses).extracting(i -> i.getMetadata().getName()).containsExactly("chorus", "chorus-ws");
+        Ingress api = ingresses.get(0);
+        Ingress ws = ingresses.get(1);
 
-        assertThat(ingress.getSpec().getIngressClassName()).isEqualTo("nginx");
-        assertThat(ingress.getMetadata().getAnnotations())
+        assertThat(ws.getSpec().getIngressClassName()).isEqualTo("nginx");
+        assertThat(ws.getMetadata().getAnnotations())
                 .containsEntry("nginx.ingress.kubernetes.io/affinity", "cookie")
                 .containsEntry("nginx.ingress.kubernetes.io/session-cookie-name", "CHORUS_REPLICA")
+                .containsEntry("nginx.ingress.kubernetes.io/session-cookie-path", "/ws/")
                 .containsKey("nginx.ingress.kubernetes.io/proxy-read-timeout");
-        assertThat(ingress.getSpec().getTls().getFirst().getSecretName()).isEqualTo("chorus-tls");
-        var backend = ingress.getSpec()
-                .getRules()
-                .getFirst()
-                .getHttp()
-                .getPaths()
-                .getFirst()
-                .getBackend();
-        assertThat(backend.getService().getName() + ":"
-                        + backend.getService().getPort().getName())
-                .isEqualTo("chorus:http");
+        assertThat(api.getMetadata().getAnnotations())
+                .as("the API is balanced per request: no affinity outside /ws/")
+                .isNullOrEmpty();
+        for (Ingress ingress : ingresses) {
+            assertThat(ingress.getSpec().getTls().getFirst().getSecretName()).isEqualTo("chorus-tls");
+            var backend = ingress.getSpec()
+                    .getRules()
+                    .getFirst()
+                    .getHttp()
+                    .getPaths()
+                    .getFirst()
+                    .getBackend();
+            assertThat(backend.getService().getName() + ":"
+                            + backend.getService().getPort().getName())
+                    .isEqualTo("chorus:http");
+        }
+        assertThat(ws.getSpec()
+                        .getRules()
+                        .getFirst()
+                        .getHttp()
+                        .getPaths()
+                        .getFirst()
+                        .getPath())
+                .isEqualTo("/ws/");
+        assertThat(api.getSpec()
+                        .getRules()
+                        .getFirst()
+                        .getHttp()
+                        .getPaths()
+                        .getFirst()
+                        .getPath())
+                .isEqualTo("/");
     }
 
     @Test
@@ -614,8 +674,11 @@ class HelmChartTest {
                 .orElseThrow();
         assertThat(jgroupsIngress.getFrom().getFirst().getPodSelector().getMatchLabels())
                 .isEqualTo(policy.getSpec().getPodSelector().getMatchLabels());
+        // JGroups' failure detection listens on the cluster port + 100: without it a crash is noticed only
+        // when heartbeats time out.
+        assertThat(ports(jgroupsIngress.getPorts())).contains("7900");
         assertThat(policy.getSpec().getEgress().stream().flatMap(rule -> ports(rule.getPorts()).stream()))
-                .contains("53", "5432", "7800")
+                .contains("53", "5432", "7800", "7900")
                 .doesNotContain("6379");
     }
 

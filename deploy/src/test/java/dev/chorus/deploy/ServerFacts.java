@@ -6,6 +6,8 @@ import dev.chorus.server.Commands;
 import dev.chorus.server.ServerConfig;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.PrintStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
 import java.net.http.HttpClient;
@@ -77,10 +79,29 @@ final class ServerFacts {
         });
         // Logback reads its own variables from the server's logback.xml.
         asked.addAll(logbackVariables());
-        // The jar's verify command (the helm test pod) reads these.
-        asked.add(Commands.VERIFY_CLIENT_ID);
-        asked.add(Commands.VERIFY_CLIENT_SECRET);
-        asked.add(Commands.VERIFY_TIMEOUT);
+        // The jar's commands (the image's HEALTHCHECK, the helm test pod) read their own: run them against a
+        // port where nothing listens, with every variable they ask for set, so they read them all.
+        Map<String, String> commandEnv = Map.of(
+                Commands.VERIFY_CLIENT_ID,
+                "ops",
+                Commands.VERIFY_CLIENT_SECRET,
+                "secret",
+                Commands.VERIFY_TIMEOUT,
+                "1ms",
+                Commands.VERIFY_MIN_INSTANCES,
+                "1",
+                ServerConfig.PORT,
+                "1");
+        PrintStream silent = new PrintStream(OutputStream.nullOutputStream());
+        Commands commands = new Commands(
+                name -> {
+                    asked.add(name);
+                    return commandEnv.get(name);
+                },
+                silent,
+                silent);
+        commands.run("health");
+        commands.run("verify", "http://127.0.0.1:1");
         return new ServerFacts(Set.copyOf(asked), server);
     }
 
