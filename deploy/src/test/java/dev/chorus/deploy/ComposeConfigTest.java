@@ -116,6 +116,11 @@ class ComposeConfigTest {
             assertThat(list(service.get("env_file"))).containsExactly("secrets/chorus.env");
             assertThat(env).doesNotContainKeys("CHORUS_CLUSTER_SECRET", "DATABASE_URL", "CHORUS_JWT_PRIVATE_KEY");
 
+            assertThat(env.keySet().stream()
+                            .filter(key -> !ServerFacts.get().reads(key))
+                            .toList())
+                    .as(name + ": environment names the server never reads")
+                    .isEmpty();
             ChorusConfig config = serverConfig(env, Map.of());
             assertThat(config.backplane().name()).isEqualToIgnoringCase(profile);
             assertThat(config.replicaName()).contains(name);

@@ -52,8 +52,8 @@ class KustomizeTest {
     void needsKubectl() {
         Assumptions.assumeTrue(
                 Tools.onPath("kubectl").isPresent(),
-                "kubectl is not on the PATH: install it (Debian package kubernetes-client, or kubectl >= 1.27 with"
-                        + " kustomize v5) to render deploy/k8s");
+                "kubectl is not on the PATH: install kubectl >= 1.27 (kustomize v5) to render deploy/k8s; Debian 12's"
+                        + " kubernetes-client (1.20) is too old");
         Assumptions.assumeTrue(
                 kubectlMinor() >= 27,
                 "kubectl 1." + kubectlMinor() + " embeds a kustomize older than v5, which does not read"
@@ -285,7 +285,8 @@ class KustomizeTest {
                 container.getLifecycle().getPreStop().getSleep().getSeconds().intValue();
         assertThat(preStop).isEqualTo(5);
         int drain = (int) serverConfig(container).drainDelay().toSeconds();
-        assertThat(pod.getTerminationGracePeriodSeconds()).isGreaterThan(preStop + drain + 10L);
+        assertThat(pod.getTerminationGracePeriodSeconds())
+                .isGreaterThan(preStop + drain + dev.chorus.server.ChorusServer.CLOSE_BUDGET.toSeconds());
 
         assertSecretRef(env(container), "CHORUS_CLUSTER_SECRET", "chorus-cluster", "cluster-secret");
         assertMountedSecret(pod, container, "CHORUS_JWT_PRIVATE_KEY_FILE", "chorus-signing-key", "private-key.pem");
