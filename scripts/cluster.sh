@@ -63,12 +63,26 @@ cluster_start_replica() { # index
 }
 
 cluster_stop_replica() { # index
+  cluster_term_replica "$1"
+  cluster_await_replica "$1"
+}
+
+# SIGTERM: the replica fails readiness, drains and exits on its own.
+cluster_term_replica() { # index
+  local dir pid i=$1
+  dir=$(cluster_dir)
+  [[ -f "$dir/replica-$i.pid" ]] || return 0
+  pid=$(cat "$dir/replica-$i.pid")
+  if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; fi
+}
+
+# Waits up to 60 s for a replica sent SIGTERM to exit, then kills it.
+cluster_await_replica() { # index
   local dir pid i=$1
   dir=$(cluster_dir)
   [[ -f "$dir/replica-$i.pid" ]] || return 0
   pid=$(cat "$dir/replica-$i.pid")
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid"
     for _ in $(seq 1 600); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
   fi
@@ -247,7 +261,9 @@ cluster_down() {
     kill "$(cat "$dir/haproxy.pid")" 2>/dev/null || true
     rm -f "$dir/haproxy.pid"
   fi
-  for ((i = 1; i <= REPLICAS; i++)); do cluster_stop_replica "$i"; done
+  # All at once: nothing is left to keep available, so their drain delays need not add up.
+  for ((i = 1; i <= REPLICAS; i++)); do cluster_term_replica "$i"; done
+  for ((i = 1; i <= REPLICAS; i++)); do cluster_await_replica "$i"; done
   rm -f "$dir/cluster.env"
   chorus_log "cluster stopped (logs kept in $dir)"
 }

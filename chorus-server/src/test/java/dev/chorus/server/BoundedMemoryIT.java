@@ -25,6 +25,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -33,6 +34,7 @@ import org.slf4j.LoggerFactory;
  * 1 MiB each through its HTTP API while 50 WebSockets are open, most of them not reading, and stays up and
  * ready. Before the byte bounds its history alone (10,000 events) could hold 10 GiB.
  */
+@ExtendWith(HeavyAcrossForks.class)
 class BoundedMemoryIT {
 
     private static final Logger LOG = LoggerFactory.getLogger(BoundedMemoryIT.class);

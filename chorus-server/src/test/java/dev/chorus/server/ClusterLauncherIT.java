@@ -24,6 +24,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,6 +34,7 @@ import org.slf4j.LoggerFactory;
  * HAProxy; a rolling restart ({@code bin/chorus cluster restart}) under steady HTTP load through HAProxy
  * fails no request, and an agent connected through HAProxy reconnects and is reachable again.
  */
+@ExtendWith(HeavyAcrossForks.class)
 class ClusterLauncherIT {
 
     private static final Logger LOG = LoggerFactory.getLogger(ClusterLauncherIT.class);

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.chorus.testkit.TestPostgres;
 import java.sql.Connection;
-import java.sql.DriverManager;
+import java.sql.ResultSet;
 import java.sql.Statement;
 import java.time.Duration;
 import java.util.Map;
@@ -20,16 +20,22 @@ class FreshDatabaseIT {
 
     @Test
     void aReplicaOnAnotherBackplaneCreatesChorusTablesOnAFreshDatabase() throws Exception {
-        try (Connection c = DriverManager.getConnection(TestPostgres.server().jdbcUrl());
-                Statement s = c.createStatement()) {
-            // What a fresh database looks like. Tests run one at a time; later ones recreate the schema.
-            s.execute("DROP SCHEMA IF EXISTS chorus CASCADE");
-        }
-        Map<String, String> env = TestClients.sharedStorage("fresh", null);
-        try (ServerProcess a = ServerProcess.start("a", env)) {
-            Api api = new Api(a.uri());
-            await().atMost(Duration.ofSeconds(30)).until(() -> api.liveMembers() == 1);
-            assertThat(a.printed("does not exist")).isFalse();
+        // A database of its own: truly fresh, and no other test (in this JVM or another) loses its tables.
+        try (TestPostgres.Database fresh = TestPostgres.server().newDatabase("fresh")) {
+            try (Connection c = fresh.server().connect();
+                    Statement s = c.createStatement();
+                    ResultSet chorus = s.executeQuery("SELECT 1 FROM pg_namespace WHERE nspname = 'chorus'")) {
+                assertThat(chorus.next())
+                        .as("a schema chorus in a new database")
+                        .isFalse();
+            }
+            Map<String, String> env = TestClients.sharedStorage("fresh", null);
+            env.put("DATABASE_URL", fresh.server().jdbcUrl());
+            try (ServerProcess a = ServerProcess.start("a", env)) {
+                Api api = new Api(a.uri());
+                await().atMost(Duration.ofSeconds(30)).until(() -> api.liveMembers() == 1);
+                assertThat(a.printed("does not exist")).isFalse();
+            }
         }
     }
 }

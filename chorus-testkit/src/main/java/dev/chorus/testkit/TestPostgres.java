@@ -219,6 +219,27 @@ public sealed class TestPostgres permits TestPostgres.Embedded {
         }
     }
 
+    /**
+     * Creates an empty database that only the calling test uses, for code that works on a whole database (its
+     * default schemas included); closing it drops the database. Needs a user allowed to create databases.
+     */
+    public Database newDatabase(String hint) {
+        for (int attempt = 1; ; attempt++) {
+            String name = "t_" + TestEnvironment.sanitize(hint, 40) + "_" + TestEnvironment.randomSuffix();
+            try (Connection connection = connect();
+                    Statement statement = connection.createStatement()) {
+                // The name is [a-z0-9_] only, so concatenation cannot inject anything.
+                statement.execute("CREATE DATABASE " + name);
+                return new Database(new TestPostgres(source, host, port, name, user, password, extraParameters), this);
+            } catch (SQLException e) {
+                boolean duplicate = "42P04".equals(e.getSQLState());
+                if (!duplicate || attempt == 3) {
+                    throw new IllegalStateException("could not create database " + name + " on " + this, e);
+                }
+            }
+        }
+    }
+
     @Override
     public String toString() {
         return source + " postgresql://" + hostAndPort() + "/" + database + " as " + user
@@ -351,6 +372,49 @@ public sealed class TestPostgres permits TestPostgres.Embedded {
         @Override
         public String toString() {
             return name + " on " + server;
+        }
+    }
+
+    /** A database private to one test; its {@link #server()} connects to it. */
+    public static final class Database implements AutoCloseable {
+
+        private final TestPostgres server;
+        private final TestPostgres owner;
+        private final AtomicBoolean closed = new AtomicBoolean();
+
+        private Database(TestPostgres server, TestPostgres owner) {
+            this.server = server;
+            this.owner = owner;
+        }
+
+        /** The database as a server of its own: {@link TestPostgres#jdbcUrl()} and friends point at it. */
+        public TestPostgres server() {
+            return server;
+        }
+
+        /** The database name: lower case, a valid unquoted identifier. */
+        public String name() {
+            return server.database();
+        }
+
+        /** Drops the database, ending any session still on it; idempotent. */
+        @Override
+        public void close() {
+            if (closed.getAndSet(true)) {
+                return;
+            }
+            try (Connection connection = owner.connect();
+                    Statement statement = connection.createStatement()) {
+                // A replica that has not yet let go of its pool must not keep the database alive (PostgreSQL 13+).
+                statement.execute("DROP DATABASE IF EXISTS " + name() + " WITH (FORCE)");
+            } catch (SQLException e) {
+                throw new IllegalStateException("could not drop database " + name() + " on " + owner, e);
+            }
+        }
+
+        @Override
+        public String toString() {
+            return server.toString();
         }
     }
 }
