@@ -96,6 +96,7 @@ fail, so an operator fixes a broken values file in one round trip (the pattern o
 {{- $messages = append $messages (include "chorus.validateValues.autoscaling" .) -}}
 {{- $messages = append $messages (include "chorus.validateValues.grace" .) -}}
 {{- $messages = append $messages (include "chorus.validateValues.serviceMonitor" .) -}}
+{{- $messages = append $messages (include "chorus.validateValues.extraEnv" .) -}}
 {{- $messages = without $messages "" -}}
 {{- if $messages -}}
 {{- printf "\nVALUES VALIDATION:\n%s" (join "\n" $messages) | fail -}}
@@ -159,5 +160,115 @@ chorus: drain.terminationGracePeriodSeconds={{ $d.terminationGracePeriodSeconds 
 {{- define "chorus.validateValues.serviceMonitor" -}}
 {{- if and .Values.metrics.serviceMonitor.enabled (not .Values.management.enabled) -}}
 chorus: metrics.serviceMonitor.enabled=true needs management.enabled=true: /metrics on the HTTP port needs an operator token, the management port serves it without one.
+{{- end -}}
+{{- end -}}
+
+{{- /*
+The environment the chart sets from its values; extraEnv comes after it. A template of its own so that
+validateValues can refuse an extraEnv entry that repeats one of these.
+*/}}
+{{- define "chorus.env" -}}
+- name: PORT
+  value: "8080"
+- name: CHORUS_REPLICA_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: CHORUS_MAX_INSTANCES
+  value: {{ include "chorus.maxInstances" . | quote }}
+- name: CHORUS_DRAIN_DELAY
+  value: {{ printf "%ds" (.Values.drain.delaySeconds | int) | quote }}
+{{- if include "chorus.networked" . }}
+- name: CHORUS_BACKPLANE
+  value: {{ .Values.backplane.type | quote }}
+{{- end }}
+{{- with .Values.backplane.channel }}
+- name: CHORUS_CHANNEL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.database.existingSecret }}
+- name: DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.database.urlKey }}
+{{- end }}
+{{- if eq .Values.backplane.type "redis" }}
+{{- if .Values.redis.existingSecret }}
+- name: REDIS_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.existingSecret }}
+      key: {{ .Values.redis.urlKey }}
+{{- else }}
+- name: REDIS_URL
+  value: {{ .Values.redis.url | quote }}
+{{- end }}
+{{- end }}
+{{- if eq .Values.backplane.type "jgroups" }}
+- name: CLUSTER_DISCOVERY
+  value: dns
+- name: CLUSTER_DNS_QUERY
+  value: {{ printf "%s.%s.svc.%s" (include "chorus.headlessName" .) .Release.Namespace .Values.clusterDomain | quote }}
+- name: CLUSTER_PORT
+  value: {{ .Values.jgroups.port | quote }}
+- name: CLUSTER_BIND_ADDRESS
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+{{- end }}
+{{- with .Values.security.clusterSecret.existingSecret }}
+- name: CHORUS_CLUSTER_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ . }}
+      key: {{ $.Values.security.clusterSecret.key }}
+{{- end }}
+{{- if .Values.security.allowUnsigned }}
+- name: CHORUS_ALLOW_UNSIGNED
+  value: "true"
+{{- end }}
+{{- if .Values.security.signingKey.existingSecret }}
+- name: CHORUS_JWT_PRIVATE_KEY_FILE
+  value: /etc/chorus/signing/private-key.pem
+{{- end }}
+{{- if .Values.security.clients.existingSecret }}
+- name: CHORUS_CLIENTS_FILE
+  value: /etc/chorus/clients/clients.json
+{{- end }}
+{{- if .Values.management.enabled }}
+- name: CHORUS_MANAGEMENT_PORT
+  value: {{ .Values.management.port | quote }}
+# The pod IP only: the NetworkPolicy admits this port from the monitoring namespace alone.
+- name: CHORUS_MANAGEMENT_HOST
+  valueFrom:
+    fieldRef:
+      fieldPath: status.podIP
+{{- end }}
+- name: CHORUS_LOG_FORMAT
+  value: {{ .Values.logging.format | quote }}
+{{- with .Values.logging.level }}
+- name: CHORUS_LOG_LEVEL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.javaToolOptions }}
+- name: JAVA_TOOL_OPTIONS
+  value: {{ . | quote }}
+{{- end }}
+{{- end -}}
+
+{{- define "chorus.validateValues.extraEnv" -}}
+{{- $managed := list -}}
+{{- range (include "chorus.env" . | fromYamlArray) -}}
+{{- $managed = append $managed .name -}}
+{{- end -}}
+{{- $clash := list -}}
+{{- range .Values.extraEnv -}}
+{{- if has .name $managed -}}
+{{- $clash = append $clash .name -}}
+{{- end -}}
+{{- end -}}
+{{- if $clash -}}
+chorus: extraEnv repeats {{ join ", " $clash }}, which the chart sets from its own values (two entries of one name: Kubernetes keeps the last, and the chart's checks no longer see it). Set the chart's value instead, for example drain.delaySeconds for CHORUS_DRAIN_DELAY.
 {{- end -}}
 {{- end -}}

@@ -158,6 +158,23 @@ class HelmChartTest {
         }
 
         @Test
+        void extraEnv_repeatingAVariableTheChartSets_isRefused() {
+            assertRefused(
+                    POSTGRES,
+                    Map.of("extraEnv[0].name", "CHORUS_DRAIN_DELAY", "extraEnv[0].value", "1s"),
+                    "chorus: extraEnv repeats CHORUS_DRAIN_DELAY, which the chart sets from its own values",
+                    "drain.delaySeconds");
+        }
+
+        @Test
+        void extraEnv_withAVariableOfItsOwn_isAddedAfterTheChartsOwn() {
+            Deployment deployment = only(
+                    render(POSTGRES, Map.of("extraEnv[0].name", "CHORUS_WS_PING_INTERVAL", "extraEnv[0].value", "20s")),
+                    Deployment.class);
+            assertThat(env(deployment, "CHORUS_WS_PING_INTERVAL").getValue()).isEqualTo("20s");
+        }
+
+        @Test
         void redis_withPlainUrl_rendersItAsRedisUrl() {
             Deployment deployment = only(
                     render(REDIS, Map.of("redis.existingSecret", "", "redis.url", "redis://cache:6379/0")),
