@@ -11,6 +11,7 @@ import dev.chorus.server.destinations.DeliveryFailure;
 import dev.chorus.server.destinations.Destination;
 import dev.chorus.server.destinations.Destinations;
 import dev.chorus.server.destinations.WebhookSettings;
+import io.javalin.config.RoutesConfig;
 import io.javalin.http.Context;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,7 +43,15 @@ final class DestinationRoutes {
         this.destinations = destinations;
     }
 
-    void create(Context ctx) {
+    void register(RoutesConfig routes) {
+        routes.post("/api/destinations", this::create);
+        routes.get("/api/destinations", this::list);
+        routes.get("/api/destinations/{id}", this::get);
+        routes.delete("/api/destinations/{id}", this::delete);
+        routes.get("/api/destinations/{id}/$status", this::status);
+    }
+
+    private void create(Context ctx) {
         Principal principal = bearer.requireRole(ctx, HttpApi.WRITER);
         JsonNode body;
         try {
@@ -98,7 +107,7 @@ final class DestinationRoutes {
         ctx.status(201).header("Location", "/api/destinations/" + created.id()).json(answer);
     }
 
-    void list(Context ctx) {
+    private void list(Context ctx) {
         Principal principal = bearer.require(ctx, null);
         List<Map<String, Object>> list = new ArrayList<>();
         for (String id : destinations.ids(principal.tenant())) {
@@ -107,14 +116,14 @@ final class DestinationRoutes {
         ctx.json(Map.of("destinations", list));
     }
 
-    void get(Context ctx) {
+    private void get(Context ctx) {
         Principal principal = bearer.require(ctx, null);
         String id = ctx.pathParam("id");
         Destination destination = destinations.get(principal.tenant(), id).orElseThrow(() -> notFound(id));
         ctx.json(describe(id, destination));
     }
 
-    void delete(Context ctx) {
+    private void delete(Context ctx) {
         Principal principal = bearer.requireRole(ctx, HttpApi.WRITER);
         String id = ctx.pathParam("id");
         if (!destinations.delete(principal.tenant(), id)) {
@@ -123,7 +132,7 @@ final class DestinationRoutes {
         ctx.status(204);
     }
 
-    void status(Context ctx) throws Exception {
+    private void status(Context ctx) throws Exception {
         Principal principal = bearer.require(ctx, null);
         String id = ctx.pathParam("id");
         destinations.get(principal.tenant(), id).orElseThrow(() -> notFound(id));

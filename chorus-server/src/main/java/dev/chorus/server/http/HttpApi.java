@@ -1,14 +1,12 @@
 package dev.chorus.server.http;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.backplane.Backplane;
 import dev.chorus.cluster.ClusterCalls;
 import dev.chorus.cluster.ClusterVerifier;
-import dev.chorus.events.Event;
 import dev.chorus.events.EventHub;
 import dev.chorus.health.Health;
 import dev.chorus.membership.Membership;
@@ -18,18 +16,14 @@ import dev.chorus.server.ServerConfig;
 import dev.chorus.server.ServerHealth;
 import dev.chorus.server.ServerMetrics;
 import dev.chorus.server.agents.AgentSessions;
-import dev.chorus.server.auth.AuthenticationException;
 import dev.chorus.server.auth.Clients;
-import dev.chorus.server.auth.FailureThrottle;
 import dev.chorus.server.auth.Principal;
 import dev.chorus.server.auth.Roles;
 import dev.chorus.server.auth.SigningKey;
 import dev.chorus.server.auth.Tokens;
 import dev.chorus.server.destinations.Destinations;
-import dev.chorus.server.store.Precondition;
 import dev.chorus.server.store.PreconditionFailedException;
 import dev.chorus.server.store.Resource;
-import dev.chorus.server.store.ResourceKey;
 import dev.chorus.server.store.StorageUnavailableException;
 import dev.chorus.sessions.Sessions;
 import io.javalin.Javalin;
@@ -40,15 +34,10 @@ import io.javalin.json.JavalinJackson;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.Base64;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
-import java.util.Optional;
-import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.ServerConnector;
@@ -57,9 +46,11 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The server's HTTP surface: resources, events, tokens and keys, health, metrics and the OpenAPI document.
- * Every client error is a 4xx {@code application/problem+json} that names what was wrong; a rejected request
- * changes nothing.
+ * The server's HTTP surface: the Javalin listener and its connectors, the management port, health, metrics and
+ * the OpenAPI document, and the mapping of every error to a problem; the API's routes are classes of their own
+ * ({@link ResourceRoutes}, {@link EventRoutes}, {@link TokenRoutes}, {@link AgentRoutes}, {@link ClusterRoutes},
+ * {@link DestinationRoutes}) registered here. Every client error is a 4xx {@code application/problem+json} that
+ * names what was wrong; a rejected request changes nothing.
  */
 public final class HttpApi {
 
@@ -78,7 +69,6 @@ public final class HttpApi {
     private static final Logger LOG = LoggerFactory.getLogger(HttpApi.class);
     private static final String STARTED_AT = "chorus.startedAt";
     private static final Pattern MANAGEMENT_PATHS = Pattern.compile("/health(/[a-z]+)?|/metrics");
-    private static final Pattern ETAG = Pattern.compile("\"(\\d{1,18})\"");
     /** The largest text message a client may send on a socket: pings, acks and nacks are far smaller. */
     private static final long MAX_SOCKET_MESSAGE_BYTES = 64 * 1024;
     // Connections the kernel holds for the listener before it accepts them. The JDK default is 50: when a
@@ -90,16 +80,10 @@ public final class HttpApi {
     private final ServerConfig config;
     private final ReplicaId replica;
     private final ObjectMapper json;
-    private final ResourceService resources;
-    private final EventHub hub;
     private final ServerHealth health;
     private final ServerMetrics metrics;
-    private final SigningKey key;
-    private final Clients clients;
-    private final Tokens tokens;
     private final Bearer bearer;
-    private final FailureThrottle throttle = new FailureThrottle(java.time.Clock.systemUTC());
-    private final Cluster cluster;
+    private final BodyLimit bodies;
     private final byte[] openApi;
     private final SocketOptions socketOptions;
     private final @Nullable ManagementPort management;
@@ -110,6 +94,12 @@ public final class HttpApi {
     private final SocketWatch watch;
     private final EventSocket events;
     private final AgentSocket agentSockets;
+    private final ResourceRoutes resourceRoutes;
+    private final EventRoutes eventRoutes;
+    private final TokenRoutes tokenRoutes;
+    private final AgentRoutes agentRoutes;
+    private final ClusterRoutes clusterRoutes;
+    private final DestinationRoutes destinationRoutes;
 
     /** The multi-replica parts the cluster routes use. */
     public record Cluster(
@@ -136,15 +126,10 @@ public final class HttpApi {
         this.config = config;
         this.replica = replica;
         this.json = json;
-        this.resources = resources;
-        this.hub = hub;
         this.health = health;
         this.metrics = metrics;
-        this.key = key;
-        this.clients = clients;
-        this.tokens = tokens;
         this.bearer = new Bearer(tokens);
-        this.cluster = cluster;
+        this.bodies = new BodyLimit(config.maxBodyBytes());
         this.openApi = resource("/dev/chorus/server/openapi.json");
         this.socketOptions = SocketOptions.from(config);
         this.management = ManagementPort.from(config);
@@ -154,6 +139,18 @@ public final class HttpApi {
         metrics.sockets("events", events::size);
         metrics.sockets("agents", agentSockets::size);
         metrics.agents(cluster.agents()::localCount);
+        this.resourceRoutes = new ResourceRoutes(bearer, json, resources, bodies);
+        this.eventRoutes = new EventRoutes(bearer, json, hub, events, bodies);
+        this.tokenRoutes = new TokenRoutes(key, clients, tokens);
+        this.agentRoutes = new AgentRoutes(bearer, json, cluster.agents(), agentSockets);
+        this.clusterRoutes = new ClusterRoutes(
+                bearer,
+                cluster.sessions(),
+                cluster.calls(),
+                cluster.verifier(),
+                cluster.membership(),
+                cluster.backplane());
+        this.destinationRoutes = new DestinationRoutes(bearer, json, cluster.destinations());
     }
 
     /** The management port bound, or -1 without one. */
@@ -237,18 +234,9 @@ public final class HttpApi {
         cfg.jetty.modifyWebSocketServletFactory(factory -> {
             factory.setIdleTimeout(socketOptions.jettyIdleTimeout());
             factory.setMaxTextMessageSize(MAX_SOCKET_MESSAGE_BYTES);
-            factory.addMapping("/ws/events", events::create);
-            factory.addMapping("/ws/agents", agentSockets::create);
+            eventRoutes.mapSocket(factory);
+            agentRoutes.mapSocket(factory);
         });
-        ClusterRoutes clusterRoutes = new ClusterRoutes(
-                bearer,
-                json,
-                cluster.agents(),
-                cluster.sessions(),
-                cluster.calls(),
-                cluster.verifier(),
-                cluster.membership(),
-                cluster.backplane());
 
         cfg.routes.before(ctx -> {
             if (onManagementPort(ctx) && !MANAGEMENT_PATHS.matcher(ctx.path()).matches()) {
@@ -275,31 +263,13 @@ public final class HttpApi {
         });
         cfg.routes.get(
                 "/openapi.json", ctx -> ctx.contentType("application/json").result(openApi));
-        cfg.routes.get(
-                "/.well-known/jwks.json",
-                ctx -> ctx.header("Cache-Control", "max-age=300").json(key.jwks()));
-        cfg.routes.post("/oauth/token", this::token);
 
-        cfg.routes.get("/api/resources/{type}/{id}", this::getResource);
-        cfg.routes.put("/api/resources/{type}/{id}", this::putResource);
-        cfg.routes.delete("/api/resources/{type}/{id}", this::deleteResource);
-        cfg.routes.post("/api/events", this::postEvent);
-
-        cfg.routes.get("/api/agents", clusterRoutes::listAgents);
-        cfg.routes.put("/api/agents/{id}/config", clusterRoutes::configureAgent);
-        cfg.routes.get("/api/cluster", clusterRoutes::cluster);
-        DestinationRoutes destinationRoutes = new DestinationRoutes(bearer, json, cluster.destinations());
-        cfg.routes.post("/api/destinations", destinationRoutes::create);
-        cfg.routes.get("/api/destinations", destinationRoutes::list);
-        cfg.routes.get("/api/destinations/{id}", destinationRoutes::get);
-        cfg.routes.delete("/api/destinations/{id}", destinationRoutes::delete);
-        cfg.routes.get("/api/destinations/{id}/$status", destinationRoutes::status);
-        cfg.routes.get("/api/cluster/verify", clusterRoutes::verify);
-
-        cfg.routes.wsBeforeUpgrade("/ws/events", events::beforeUpgrade);
-        cfg.routes.ws("/ws/events", ws -> {});
-        cfg.routes.wsBeforeUpgrade("/ws/agents", agentSockets::beforeUpgrade);
-        cfg.routes.ws("/ws/agents", ws -> {});
+        tokenRoutes.register(cfg.routes);
+        resourceRoutes.register(cfg.routes);
+        eventRoutes.register(cfg.routes);
+        agentRoutes.register(cfg.routes);
+        clusterRoutes.register(cfg.routes);
+        destinationRoutes.register(cfg.routes);
 
         cfg.routes.exception(Problem.class, (e, ctx) -> writeProblem(ctx, e));
         cfg.routes.exception(PreconditionFailedException.class, (e, ctx) -> {
@@ -350,7 +320,7 @@ public final class HttpApi {
         });
         cfg.routes.error(413, ctx -> {
             if (!isProblem(ctx)) {
-                writeProblem(ctx, tooLarge(-1));
+                writeProblem(ctx, bodies.tooLarge(-1));
             }
         });
     }
@@ -414,342 +384,6 @@ public final class HttpApi {
     public void closeSockets(int code, String reason) {
         events.closeAll(code, reason);
         agentSockets.closeUnclaimed(code, reason);
-    }
-
-    // ---- resources ----
-
-    private void getResource(Context ctx) {
-        Principal principal = bearer.require(ctx, null);
-        ResourceKey key = key(ctx, principal);
-        boolean bypass = "no-cache".equalsIgnoreCase(ctx.header("Cache-Control"));
-        Resource resource = resources.get(key, bypass).orElseThrow(() -> notFound(key));
-        ctx.header("ETag", resource.etag());
-        String ifNoneMatch = ctx.header("If-None-Match");
-        if (ifNoneMatch != null && (ifNoneMatch.strip().equals("*") || ifNoneMatch.contains(resource.etag()))) {
-            ctx.status(304);
-            return;
-        }
-        ctx.header("Last-Modified-Version", Long.toString(resource.version()));
-        ctx.contentType("application/json").result(resource.body());
-    }
-
-    private void putResource(Context ctx) {
-        Principal principal = bearer.requireRole(ctx, WRITER);
-        ResourceKey key = key(ctx, principal);
-        Precondition precondition = precondition(ctx, true);
-        String contentType = ctx.contentType();
-        if (contentType == null || !contentType.toLowerCase(Locale.ROOT).startsWith("application/json")) {
-            throw Problem.of(
-                            415,
-                            "Unsupported media type",
-                            "send the resource as 'Content-Type: application/json'"
-                                    + (contentType == null ? "" : ", not '" + contentType + "'"))
-                    .with("field", "Content-Type");
-        }
-        byte[] body = body(ctx);
-        JsonNode document;
-        try {
-            document = json.readTree(body);
-        } catch (JsonProcessingException e) {
-            throw Problem.badField(
-                    "body",
-                    "the body is not valid JSON: " + e.getOriginalMessage()
-                            + (e.getLocation() == null
-                                    ? ""
-                                    : " at line " + e.getLocation().getLineNr() + ", column "
-                                            + e.getLocation().getColumnNr()));
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        if (document == null || !document.isObject()) {
-            throw Problem.badField(
-                    "body",
-                    "a resource is a JSON object ({...}), not "
-                            + (document == null
-                                    ? "an empty body"
-                                    : "a JSON " + document.getNodeType().name().toLowerCase(Locale.ROOT)));
-        }
-        Resource stored = resources.put(key, body, precondition);
-        ctx.header("ETag", stored.etag());
-        ctx.status(stored.version() == 1 ? 201 : 200);
-        ctx.json(describe(stored));
-    }
-
-    private void deleteResource(Context ctx) {
-        Principal principal = bearer.requireRole(ctx, WRITER);
-        ResourceKey key = key(ctx, principal);
-        Precondition precondition = precondition(ctx, false);
-        Optional<Resource> deleted = resources.delete(key, precondition);
-        if (deleted.isEmpty()) {
-            throw notFound(key);
-        }
-        ctx.status(204);
-    }
-
-    private Map<String, Object> describe(Resource resource) {
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("type", resource.key().type());
-        body.put("id", resource.key().id());
-        body.put("version", resource.version());
-        body.put("updated", resource.updated().toString());
-        return body;
-    }
-
-    private static ResourceKey key(Context ctx, Principal principal) {
-        String type = ctx.pathParam("type");
-        String id = ctx.pathParam("id");
-        if (!ResourceKey.TYPE.matcher(type).matches()) {
-            throw Problem.badField(
-                    "type",
-                    "type '" + abbreviate(type) + "' must match " + ResourceKey.TYPE.pattern()
-                            + " (lower case letters, digits, '_' and '-', up to 64, starting with a letter)");
-        }
-        if (!ResourceKey.ID.matcher(id).matches()) {
-            throw Problem.badField(
-                    "id",
-                    "id '" + abbreviate(id) + "' must match " + ResourceKey.ID.pattern()
-                            + " (letters, digits, '.', '_', '~' and '-', up to 128)");
-        }
-        return new ResourceKey(principal.tenant(), type, id);
-    }
-
-    private static Precondition precondition(Context ctx, boolean allowIfNoneMatch) {
-        String ifMatch = ctx.header("If-Match");
-        String ifNoneMatch = ctx.header("If-None-Match");
-        if (ifMatch != null && ifNoneMatch != null) {
-            throw Problem.badField("If-None-Match", "send If-Match or If-None-Match, not both");
-        }
-        if (ifMatch != null) {
-            String value = ifMatch.strip();
-            if (value.equals("*")) {
-                return Precondition.PRESENT;
-            }
-            Matcher m = ETAG.matcher(value);
-            if (!m.matches()) {
-                throw Problem.badField(
-                        "If-Match",
-                        "If-Match must be '*' or one entity tag as the ETag header gave"
-                                + " it, such as \"3\" (with the quotes), not '" + abbreviate(value) + "'");
-            }
-            return Precondition.version(Long.parseLong(m.group(1)));
-        }
-        if (ifNoneMatch != null) {
-            if (!allowIfNoneMatch || !ifNoneMatch.strip().equals("*")) {
-                throw Problem.badField(
-                        "If-None-Match",
-                        allowIfNoneMatch
-                                ? "on a write, If-None-Match can only be '*' (create only if absent)"
-                                : "If-None-Match is not supported on DELETE; use If-Match");
-            }
-            return Precondition.ABSENT;
-        }
-        return Precondition.NONE;
-    }
-
-    private byte[] body(Context ctx) {
-        long declared = ctx.req().getContentLengthLong();
-        if (declared > config.maxBodyBytes()) {
-            throw tooLarge(declared);
-        }
-        byte[] body = ctx.bodyAsBytes();
-        if (body.length > config.maxBodyBytes()) {
-            throw tooLarge(body.length);
-        }
-        return body;
-    }
-
-    private Problem tooLarge(long size) {
-        return Problem.of(
-                        413,
-                        "Content too large",
-                        (size < 0 ? "the body is too large" : "the body is " + size + " bytes")
-                                + "; a request body may be at most " + config.maxBodyBytes() + " bytes (1 MiB)")
-                .with("field", "body");
-    }
-
-    private static Problem notFound(ResourceKey key) {
-        return Problem.of(404, "Not found", "no resource " + key.type() + "/" + key.id() + " in your tenant");
-    }
-
-    // ---- events ----
-
-    private void postEvent(Context ctx) {
-        Principal principal = bearer.require(ctx, null);
-        JsonNode body = jsonBody(ctx);
-        String type = text(body, "type", true);
-        if (type.isEmpty() || type.length() > Event.MAX_TYPE_LENGTH) {
-            throw Problem.badField(
-                    "/type", "type is " + type.length() + " characters; it must be 1 to " + Event.MAX_TYPE_LENGTH);
-        }
-        for (String reserved : RESERVED_EVENT_PREFIXES) {
-            if (type.startsWith(reserved)) {
-                throw Problem.badField(
-                        "/type",
-                        "event types starting with " + RESERVED_EVENT_PREFIXES
-                                + " are sent by the server itself and cannot be sent by a client; choose another"
-                                + " type, such as 'app." + abbreviate(type.substring(reserved.length())) + "'");
-            }
-        }
-        String to = Optional.ofNullable(text(body, "to", false)).orElse("tenant");
-        String tenant = Optional.ofNullable(text(body, "tenant", false)).orElse(principal.tenant());
-        if (tenant.isBlank()) {
-            throw Problem.badField("/tenant", "tenant must not be blank; leave it out for your own tenant");
-        }
-        boolean ownTenant = tenant.equals(principal.tenant());
-        JsonNode data = body.has("data") ? body.get("data") : json.nullNode();
-        byte[] bytes;
-        try {
-            bytes = json.writeValueAsBytes(data);
-        } catch (JsonProcessingException e) {
-            throw new UncheckedIOException(e);
-        }
-        Event event = new Event(type, bytes);
-        switch (to) {
-            case "everyone" -> {
-                if (body.has("tenant")) {
-                    throw Problem.badField("/tenant", "an event to everyone goes to every tenant; leave tenant out");
-                }
-                requireRole(principal, Roles.OPERATOR, "send an event to every tenant");
-                hub.broadcast(event);
-            }
-            case "tenant" -> {
-                requireRole(
-                        principal,
-                        ownTenant ? Roles.WRITER : Roles.OPERATOR,
-                        ownTenant ? "send an event to your tenant" : "send an event to another tenant");
-                hub.toTenant(tenant, event);
-            }
-            case "user" -> {
-                String user = text(body, "user", true);
-                if (!ownTenant) {
-                    requireRole(principal, Roles.OPERATOR, "send an event to a user of another tenant");
-                } else if (!user.equals(principal.user())) {
-                    requireRole(principal, Roles.ADMIN, "send an event to another user of your tenant");
-                }
-                hub.toUser(tenant, user, event);
-            }
-            default ->
-                throw Problem.badField(
-                        "/to", "to must be 'everyone', 'tenant' or 'user', not '" + abbreviate(to) + "'");
-        }
-        ctx.status(202).json(Map.of("accepted", true));
-    }
-
-    private static void requireRole(Principal principal, String role, String what) {
-        if (!principal.roles().contains(role)) {
-            throw Problem.of(
-                    403, "Forbidden", "client '" + principal.clientId() + "' needs the role '" + role + "' to " + what);
-        }
-    }
-
-    private JsonNode jsonBody(Context ctx) {
-        byte[] bytes = body(ctx);
-        try {
-            JsonNode node = json.readTree(bytes);
-            if (node == null || !node.isObject()) {
-                throw Problem.badField("body", "the body must be a JSON object");
-            }
-            return node;
-        } catch (JsonProcessingException e) {
-            throw Problem.badField("body", "the body is not valid JSON: " + e.getOriginalMessage());
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-    }
-
-    private static @Nullable String text(JsonNode body, String field, boolean required) {
-        JsonNode node = body.get(field);
-        if (node == null || node.isNull()) {
-            if (required) {
-                throw Problem.badField("/" + field, "'" + field + "' is required");
-            }
-            return null;
-        }
-        if (!node.isTextual()) {
-            throw Problem.badField(
-                    "/" + field,
-                    "'" + field + "' must be a string, not a JSON "
-                            + node.getNodeType().name().toLowerCase(Locale.ROOT));
-        }
-        return node.textValue();
-    }
-
-    // ---- tokens ----
-
-    private void token(Context ctx) {
-        ctx.header("Cache-Control", "no-store");
-        String grant = ctx.formParam("grant_type");
-        String id = ctx.formParam("client_id");
-        String secret = ctx.formParam("client_secret");
-        String authorization = ctx.header("Authorization");
-        if (authorization != null && authorization.regionMatches(true, 0, "Basic ", 0, 6)) {
-            String decoded;
-            try {
-                decoded = new String(
-                        Base64.getDecoder().decode(authorization.substring(6).strip()), StandardCharsets.UTF_8);
-            } catch (IllegalArgumentException e) {
-                oauthError(ctx, 401, "invalid_client", "the Basic credentials are not valid base64");
-                return;
-            }
-            int colon = decoded.indexOf(':');
-            if (colon < 0) {
-                oauthError(ctx, 401, "invalid_client", "the Basic credentials must be 'client_id:client_secret'");
-                return;
-            }
-            id = decoded.substring(0, colon);
-            secret = decoded.substring(colon + 1);
-        }
-        if (grant == null) {
-            oauthError(
-                    ctx,
-                    400,
-                    "invalid_request",
-                    "grant_type is required (grant_type=client_credentials),"
-                            + " sent as application/x-www-form-urlencoded");
-            return;
-        }
-        if (!grant.equals("client_credentials")) {
-            oauthError(ctx, 400, "unsupported_grant_type", "only grant_type=client_credentials is supported");
-            return;
-        }
-        if (id == null || secret == null) {
-            oauthError(ctx, 401, "invalid_client", "send client_id and client_secret (form fields or HTTP Basic)");
-            return;
-        }
-        String address = ctx.req().getRemoteAddr();
-        Duration wait = throttle.waitFor(id, address);
-        if (!wait.isZero()) {
-            ctx.header("Retry-After", Long.toString(Math.max(1, (wait.toMillis() + 999) / 1000)));
-            oauthError(
-                    ctx,
-                    429,
-                    "slow_down",
-                    "too many failed attempts for this client or from this address; retry after the Retry-After"
-                            + " seconds");
-            return;
-        }
-        Principal principal;
-        try {
-            principal = clients.authenticate(id, secret);
-        } catch (AuthenticationException e) {
-            throttle.failed(id, address);
-            oauthError(ctx, 401, "invalid_client", e.getMessage());
-            return;
-        }
-        throttle.succeeded(id);
-        Tokens.Issued issued = tokens.issue(principal);
-        Map<String, Object> body = new LinkedHashMap<>();
-        body.put("access_token", issued.token());
-        body.put("token_type", "Bearer");
-        body.put("expires_in", issued.expiresIn());
-        ctx.json(body);
-    }
-
-    private static void oauthError(Context ctx, int status, String error, String description) {
-        if (status == 401) {
-            ctx.header("WWW-Authenticate", "Basic realm=\"chorus\"");
-        }
-        ctx.status(status).json(Map.of("error", error, "error_description", description));
     }
 
     // ---- health ----
@@ -825,7 +459,7 @@ public final class HttpApi {
     private Problem fromJavalin(HttpResponseException e) {
         int status = e.getStatus();
         if (status == 413) {
-            return tooLarge(-1);
+            return bodies.tooLarge(-1);
         }
         String title = switch (status) {
             case 400 -> "Invalid request";
@@ -835,10 +469,6 @@ public final class HttpApi {
             default -> "Request failed";
         };
         return Problem.of(status, title, e.getMessage() == null ? title : e.getMessage());
-    }
-
-    private static String abbreviate(String value) {
-        return value.length() <= 64 ? value : value.substring(0, 64) + "…";
     }
 
     private static byte[] resource(String name) {

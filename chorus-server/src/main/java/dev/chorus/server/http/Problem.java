@@ -40,6 +40,11 @@ public final class Problem extends RuntimeException {
         return new Problem(400, "Invalid request", detail, field);
     }
 
+    /** {@code value} cut to 64 characters, for a detail that quotes what a client sent. */
+    static String abbreviate(String value) {
+        return value.length() <= 64 ? value : value.substring(0, 64) + "…";
+    }
+
     /** Adds a member to the problem body. */
     public Problem with(String name, Object value) {
         extra.put(name, value);
