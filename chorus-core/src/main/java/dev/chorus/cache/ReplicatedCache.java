@@ -46,6 +46,13 @@ import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+/*
+ * Past 600 lines on purpose: a third of it is the Javadoc of the public API and its Builder, which are one type
+ * for users; the trust state machine (CacheTrust, Writers), the message format (CacheWire) and the bounds
+ * (CacheBounds) already live beside it. What remains shares the generation stripes: reads, writes and what is
+ * heard all bump or check them.
+ */
+
 /**
  * A near cache on every replica whose invalidations cannot be silently missed: a replica either hears every
  * invalidation of a key, or knows it may have missed some and repairs (flushes), or stops answering from the
