@@ -13,22 +13,15 @@ import dev.chorus.backplane.Subscriber;
 import dev.chorus.backplane.TransactionalBackplane;
 import dev.chorus.health.Health;
 import dev.chorus.health.HealthIndicator;
-import dev.chorus.internal.Bytes;
 import dev.chorus.internal.Checks;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.membership.MembershipListener;
 import dev.chorus.wire.Envelope;
-import java.io.DataInputStream;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.sql.Connection;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
-import java.util.Collections;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -52,6 +45,13 @@ import java.util.regex.Pattern;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+
+/*
+ * Past 600 lines on purpose: a third of it is the Javadoc of the public API and its Builder, which are one type
+ * for users; the trust state machine (CacheTrust, Writers), the message format (CacheWire) and the bounds
+ * (CacheBounds) already live beside it. What remains shares the generation stripes: reads, writes and what is
+ * heard all bump or check them.
+ */
 
 /**
  * A near cache on every replica whose invalidations cannot be silently missed: a replica either hears every
@@ -80,6 +80,9 @@ import org.slf4j.LoggerFactory;
  *       is never stored after it.
  * </ul>
  *
+ * <p>When the cache is trusted is {@code CacheTrust}'s to decide (with {@code Writers}); what travels on the
+ * topic is {@code CacheWire}'s format. This class keeps the near cache, loading and the wiring between them.
+ *
  * @param <K> key type; keys travel through the {@link KeyCodec}
  * @param <V> value type; values never leave this replica
  */
@@ -99,12 +102,6 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private static final int STRIPES = 4096;
     private static final int MAX_PENDING_KEYS = 10_000;
 
-    private static final byte OP_INVALIDATE = 'I';
-    private static final byte OP_INVALIDATE_COMMITTED = 'T';
-    private static final byte OP_INVALIDATE_ALL = 'A';
-    private static final byte OP_HEARTBEAT = 'H';
-    private static final byte OP_LEAVE = 'L';
-
     private final Backplane backplane;
     private final String name;
     private final String topic;
@@ -114,7 +111,6 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private final StalenessPolicy policy;
     private final boolean replication;
     private final @Nullable Membership membership;
-    private final LongSupplier nanoClock;
     private final ReplicaId self;
 
     private final Cache<K, V> cache;
@@ -122,34 +118,8 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private final AtomicLong flushEpoch = new AtomicLong();
     private final ConcurrentHashMap<K, Load<V>> inFlight = new ConcurrentHashMap<>();
 
-    // Trust: reads use the cache while nanoTime() < trustedUntil. Recomputed under trustLock.
-    private volatile long trustedUntil;
-    private volatile String distrustReason = "not started";
-    private final Object trustLock = new Object();
-    private final long window;
-    private final long healthGrace;
-    private final long originExpiry;
-    private long healthyUntil;
-    private final Map<ReplicaId, Long> heardUntil = new HashMap<>();
-    private final Map<ReplicaId, Long> lastHeard = new HashMap<>();
-    /**
-     * Replicas membership reported gone, newest last (trust lock). A message of theirs still in flight when
-     * they left (a heartbeat queued before a crash) must not make them a peer again: this cache would wait
-     * for heartbeats that never come and flush a second time when they expire. Only membership brings them
-     * back. Bounded: a replica id is random per start, so an old one only ever matters for a moment.
-     */
-    private final Set<ReplicaId> departed = Collections.newSetFromMap(new LinkedHashMap<>() {
-        @Override
-        protected boolean removeEldestEntry(Map.Entry<ReplicaId, Boolean> eldest) {
-            return size() > 1_024;
-        }
-    });
-
-    /** Replicas membership lists that could write; the cache distrusts itself while it hears not all of them. */
-    private final Writers writers;
-
-    private boolean distrustLogged;
-    private boolean everTrusted;
+    /** When reads may use the cache; calls {@link #flush} when the cache must be emptied. */
+    private final CacheTrust trust;
 
     private final LongAdder hits = new LongAdder();
     private final LongAdder misses = new LongAdder();
@@ -179,9 +149,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         this.policy = b.policy;
         this.replication = b.replication;
         this.membership = b.membership;
-        this.nanoClock = b.nanoClock;
         this.self = backplane.replica();
-        this.writers = new Writers(b.replication ? b.membership : null, self);
 
         Caffeine<K, V> caffeine = new CacheBounds<V>(b.maximumSize, b.maximumBytes, b.weigher).caffeine(evictions);
         if (b.expireAfterWrite != null) {
@@ -190,21 +158,20 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         this.cache = caffeine.build();
 
         long interval = heartbeatInterval.toNanos();
-        long checkEvery = watchPeriod().toNanos();
-        if (stalenessBound.isZero()) {
-            // Bound 0: only a backplane seen HEALTHY at the last check, and peers heard within ~2 heartbeats.
-            this.window = 2 * interval + interval / 2;
-            this.healthGrace = 2 * checkEvery;
-        } else {
-            // Half an interval is kept back for the time a heartbeat spends in transit.
-            this.window = stalenessBound.toNanos() - interval / 2;
-            this.healthGrace = window;
-        }
-        this.originExpiry = Math.max(Duration.ofSeconds(30).toNanos(), 3 * stalenessBound.toNanos());
-
-        long now = nanoClock.getAsLong();
-        this.healthyUntil = now + healthGrace;
-        this.trustedUntil = replication ? now : Long.MAX_VALUE;
+        Duration watchPeriod = watchPeriod();
+        long checkEvery = watchPeriod.toNanos();
+        this.trust = new CacheTrust(
+                name,
+                topic,
+                backplane,
+                membership,
+                replication,
+                policy,
+                stalenessBound,
+                heartbeatInterval,
+                watchPeriod,
+                b.nanoClock,
+                this::flush);
         this.scheduler = Executors.newSingleThreadScheduledExecutor(
                 Thread.ofPlatform().daemon().name("chorus-cache-" + name).factory());
 
@@ -218,24 +185,14 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             }
             this.subscription = subscribed;
             try {
-                this.membershipSubscription = membership == null ? null : membership.onChange(new MembershipWatch());
+                this.membershipSubscription = membership == null ? null : membership.onChange(trust.membershipWatch());
             } catch (RuntimeException e) {
                 // A half-built cache must not keep listening or keep its thread.
                 subscribed.close();
                 scheduler.shutdownNow();
                 throw e;
             }
-            writers.refresh();
-            synchronized (trustLock) {
-                if (backplane.health().isHealthy()) {
-                    healthyUntil = now + healthGrace;
-                    recomputeTrust(now, null);
-                } else {
-                    healthyUntil = now;
-                    distrustReason = "the " + backplane.backend() + " backplane is not HEALTHY yet: "
-                            + backplane.health().reason();
-                }
-            }
+            trust.start();
             scheduler.scheduleWithFixedDelay(this::watch, checkEvery, checkEvery, TimeUnit.NANOSECONDS);
             scheduler.scheduleWithFixedDelay(this::heartbeat, 0, interval, TimeUnit.NANOSECONDS);
             LOG.info(
@@ -287,7 +244,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         Objects.requireNonNull(key, "key");
         Objects.requireNonNull(loader, "loader");
         checkOpen();
-        if (isTrusted()) {
+        if (trust.isTrusted()) {
             V value = cache.getIfPresent(key);
             if (value != null) {
                 hits.increment();
@@ -316,7 +273,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     public @Nullable V getIfPresent(K key) {
         Objects.requireNonNull(key, "key");
         checkOpen();
-        if (!isTrusted() && policy == StalenessPolicy.BYPASS) {
+        if (!trust.isTrusted() && policy == StalenessPolicy.BYPASS) {
             bypassedReads.increment();
             return null;
         }
@@ -429,7 +386,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         int stripe = stripe(key);
         dropLocally(key, stripe);
         localInvalidations.increment();
-        announce(OP_INVALIDATE, encoded);
+        announce(CacheWire.INVALIDATE, encoded);
         fill(key, value, epoch, stripe, generations.get(stripe));
     }
 
@@ -443,7 +400,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         String encoded = encode(key);
         dropLocally(key, stripe(key));
         localInvalidations.increment();
-        announce(OP_INVALIDATE, encoded);
+        announce(CacheWire.INVALIDATE, encoded);
     }
 
     /** Drops every entry here and on every other replica. */
@@ -451,7 +408,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         checkOpen();
         flushLocally();
         localInvalidations.increment();
-        announce(OP_INVALIDATE_ALL, "");
+        announce(CacheWire.INVALIDATE_ALL, "");
     }
 
     /**
@@ -480,7 +437,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         dropLocally(key, stripe(key));
         localInvalidations.increment();
         if (replication) {
-            transactional.publish(transaction, message(OP_INVALIDATE_COMMITTED, List.of(encoded)));
+            transactional.publish(transaction, message(CacheWire.INVALIDATE_COMMITTED, List.of(encoded)));
         }
     }
 
@@ -520,9 +477,10 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
     private String encode(K key) {
         Objects.requireNonNull(key, "key");
         String encoded = codec.encode(key);
-        if (encoded.length() > 1024) {
-            throw new ChorusException("Cache '" + name + "': key encodes to " + encoded.length()
-                    + " characters, over the limit of 1024; use a shorter key codec (an id, or a hash of the key)");
+        if (encoded.length() > CacheWire.MAX_KEY_CHARS) {
+            throw new ChorusException(
+                    "Cache '" + name + "': key encodes to " + encoded.length() + " characters, over the limit of "
+                            + CacheWire.MAX_KEY_CHARS + "; use a shorter key codec (an id, or a hash of the key)");
         }
         return encoded;
     }
@@ -558,20 +516,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
      */
     private void announce(byte op, String key) {
         if (replication) {
-            backplane.publish(message(op, op == OP_INVALIDATE_ALL ? List.of() : List.of(key)));
+            backplane.publish(message(op, op == CacheWire.INVALIDATE_ALL ? List.of() : List.of(key)));
         }
     }
 
     private Message message(byte op, List<String> keys) {
-        return Message.of(topic, Bytes.write(out -> {
-            out.writeByte(op);
-            out.writeInt(keys.size());
-            for (String key : keys) {
-                byte[] utf8 = key.getBytes(StandardCharsets.UTF_8);
-                out.writeShort(utf8.length);
-                out.write(utf8);
-            }
-        }));
+        return Message.of(topic, CacheWire.encode(op, keys));
     }
 
     private void heartbeat() {
@@ -579,7 +529,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             return;
         }
         try {
-            backplane.publish(message(OP_HEARTBEAT, List.of()));
+            backplane.publish(message(CacheWire.HEARTBEAT, List.of()));
         } catch (RuntimeException e) {
             LOG.debug("Cache '{}' heartbeat not sent: {}", name, e.toString());
         }
@@ -593,42 +543,34 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         public void onMessage(Envelope envelope) {
             byte[] payload = envelope.payload();
             boolean fromSelf = envelope.isFrom(self);
-            byte op;
-            List<String> keys = new ArrayList<>();
-            try (DataInputStream in = Bytes.read(payload)) {
-                op = in.readByte();
-                int count = Bytes.readCount(in, 2);
-                for (int i = 0; i < count; i++) {
-                    int length = in.readUnsignedShort();
-                    byte[] utf8 = in.readNBytes(length);
-                    if (utf8.length != length) {
-                        throw new java.io.EOFException("a key of " + length + " bytes past the end of the message");
-                    }
-                    keys.add(new String(utf8, StandardCharsets.UTF_8));
-                }
+            CacheWire.Decoded decoded;
+            try {
+                decoded = CacheWire.decode(payload);
             } catch (IOException e) {
                 flush("an unreadable message from " + envelope.origin() + " on " + topic
                         + " (another Chorus version?), so an invalidation may have been lost");
                 return;
             }
+            byte op = decoded.op();
+            List<String> keys = decoded.keys();
             switch (op) {
-                case OP_INVALIDATE -> {
+                case CacheWire.INVALIDATE -> {
                     // This replica applied its own plain invalidations when they were made.
                     if (!fromSelf) {
                         applyRemote(keys, envelope);
                     }
                 }
-                case OP_INVALIDATE_COMMITTED -> applyRemote(keys, envelope);
-                case OP_INVALIDATE_ALL -> {
+                case CacheWire.INVALIDATE_COMMITTED -> applyRemote(keys, envelope);
+                case CacheWire.INVALIDATE_ALL -> {
                     if (!fromSelf) {
                         flushLocally();
                         remoteInvalidations.increment();
                     }
                 }
-                case OP_HEARTBEAT -> {}
-                case OP_LEAVE -> {
+                case CacheWire.HEARTBEAT -> {}
+                case CacheWire.LEAVE -> {
                     if (!fromSelf) {
-                        saidGoodbye(envelope.origin());
+                        trust.saidGoodbye(envelope.origin());
                     }
                     return;
                 }
@@ -641,7 +583,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
             // Unsequenced envelopes (NOTIFY inside a caller's transaction) travel another path and prove
             // nothing about the origin's sequenced stream.
             if (!fromSelf && envelope.sequence() > 0) {
-                heard(envelope);
+                trust.heard(envelope);
             }
         }
 
@@ -669,200 +611,14 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
     }
 
-    // ---- trust ----
+    // ---- watching ----
 
-    private boolean isTrusted() {
-        return nanoClock.getAsLong() - trustedUntil < 0;
-    }
-
-    private void heard(Envelope envelope) {
-        ReplicaId origin = envelope.origin();
-        long now = nanoClock.getAsLong();
-        synchronized (trustLock) {
-            if (!heardUntil.containsKey(origin) && departed.contains(origin)) {
-                if (!isMember(origin)) {
-                    return; // sent before it left, delivered after
-                }
-                departed.remove(origin);
-            }
-            if (!heardUntil.containsKey(origin) && envelope.sequence() > 1) {
-                // The backplane takes an origin's first message as its baseline, so anything that origin sent
-                // between this subscription and now could have been lost unseen.
-                flush("first message heard from replica " + origin + " is #" + envelope.sequence()
-                        + ", so invalidations it sent since this cache subscribed may have been missed");
-            }
-            heardUntil.put(origin, now + window);
-            lastHeard.put(origin, now);
-            recomputeTrust(now, null);
-        }
-    }
-
-    /** Stops expecting heartbeats from {@code origin}; flushes unless it said goodbye. */
-    private void forget(ReplicaId origin, @Nullable String whyFlush) {
-        long now = nanoClock.getAsLong();
-        synchronized (trustLock) {
-            boolean known = heardUntil.remove(origin) != null;
-            lastHeard.remove(origin);
-            if (known && whyFlush != null) {
-                flush(whyFlush);
-            }
-            recomputeTrust(now, null);
-        }
-    }
-
-    /**
-     * A replica whose cache said goodbye writes no more (the server stops taking requests before it closes its
-     * cache), so it stops counting as a writer even while membership still lists it; see {@link Writers}.
-     */
-    private void saidGoodbye(ReplicaId origin) {
-        synchronized (trustLock) {
-            departed.add(origin);
-        }
-        forget(origin, null);
-    }
-
-    /** Periodic check of the backplane's health, of silent origins and of membership. */
+    /** Periodic check of trust, on the cache's thread. */
     private void watch() {
         if (closed.get()) {
             return;
         }
-        try {
-            writers.refresh();
-            long now = nanoClock.getAsLong();
-            Health health = backplane.health();
-            List<ReplicaId> expired = new ArrayList<>();
-            synchronized (trustLock) {
-                if (health.isHealthy()) {
-                    healthyUntil = now + healthGrace;
-                }
-                for (Map.Entry<ReplicaId, Long> e : lastHeard.entrySet()) {
-                    if (now - e.getValue() > originExpiry && !isMember(e.getKey())) {
-                        expired.add(e.getKey());
-                    }
-                }
-                recomputeTrust(now, health.isHealthy() ? null : health.reason());
-            }
-            for (ReplicaId origin : expired) {
-                forget(
-                        origin,
-                        "replica " + origin + " has been silent for "
-                                + Duration.ofNanos(originExpiry).toSeconds()
-                                + " s without saying goodbye, so its last invalidations may be lost");
-            }
-        } catch (RuntimeException e) {
-            LOG.warn("Cache '{}' watch failed: {}", name, e.toString(), e);
-        }
-    }
-
-    private boolean isMember(ReplicaId id) {
-        if (membership == null) {
-            return false;
-        }
-        try {
-            return membership.member(id).isPresent();
-        } catch (RuntimeException e) {
-            return true;
-        }
-    }
-
-    /**
-     * Sets {@link #trustedUntil} to the earliest deadline of the backplane's health and of every origin's
-     * heartbeats; leaving distrust flushes first, since invalidations may have been missed meanwhile.
-     */
-    private void recomputeTrust(long now, @Nullable String unhealthyReason) {
-        long until = healthyUntil;
-        @Nullable ReplicaId earliest = null;
-        for (Map.Entry<ReplicaId, Long> e : heardUntil.entrySet()) {
-            if (e.getValue() - until < 0) {
-                until = e.getValue();
-                earliest = e.getKey();
-            }
-        }
-        // A replica that could write but is not heard may change what this cache holds unannounced.
-        @Nullable ReplicaId found = writers.firstUnheard(heardUntil, lastHeard, departed, now);
-        // Never heard; one heard before whose deadline passed already bounds `until` above.
-        @Nullable ReplicaId unheard = found != null && !heardUntil.containsKey(found) ? found : null;
-        boolean joining = false;
-        if (unheard != null && until - now > 0) {
-            until = now;
-            // Only a replica just listed, before its first heartbeat: a join, not a fault, so the WARN waits
-            // until that has lasted the bound (reads bypass the cache meanwhile all the same).
-            joining = writers.unheardFor(unheard, now) < window;
-        }
-        boolean wasTrusted = now - trustedUntil < 0;
-        boolean trustedNow = now - until < 0;
-        // Built only when needed: this runs for every message heard.
-        String reason = trustedNow
-                ? ""
-                : unheard != null && now - healthyUntil < 0
-                        ? "replica " + unheard + " is live in membership but nothing has been heard from it on "
-                                + topic + " for " + millis(writers.unheardFor(unheard, now)) + ": it shares the"
-                                + " storage, and its changes cannot reach this cache over the " + backplane.backend()
-                                + " backplane (does it run another CHORUS_BACKPLANE or CHORUS_CHANNEL?)"
-                        : earliest == null
-                                ? "the " + backplane.backend() + " backplane has not been HEALTHY for "
-                                        + millis(now - healthyUntil + healthGrace)
-                                        + (unhealthyReason == null ? "" : ": " + unhealthyReason)
-                                : "nothing heard from replica " + earliest + " on " + topic + " for "
-                                        + millis(now - lastHeard.getOrDefault(earliest, now));
-        if (trustedNow && !wasTrusted) {
-            if (everTrusted) {
-                // Invalidations may have been missed while not trusted; values loaded before are suspect.
-                flush("invalidations flow again after " + distrustReason);
-            }
-            if (distrustLogged) {
-                LOG.info("Cache '{}' is used again", name);
-            }
-            everTrusted = true;
-            distrustLogged = false;
-        } else if (!trustedNow && !distrustLogged && !joining) {
-            distrustLogged = true;
-            LOG.warn(
-                    "Cache '{}' cannot prove it hears every invalidation ({}); {}",
-                    name,
-                    reason,
-                    policy == StalenessPolicy.BYPASS
-                            ? "reads go to the loader until it can"
-                            : "serving possibly stale values (policy SERVE_STALE)");
-        }
-        if (!trustedNow) {
-            distrustReason = reason;
-        }
-        trustedUntil = until;
-    }
-
-    private static String millis(long nanos) {
-        return String.format(java.util.Locale.ROOT, "%.1f s", Math.max(0, nanos) / 1e9);
-    }
-
-    /** Forgets replicas that left or expired, so their silence stops counting, and expects those that join. */
-    private final class MembershipWatch implements MembershipListener {
-        @Override
-        public void onJoined(Member member) {
-            writers.refresh();
-            long now = nanoClock.getAsLong();
-            synchronized (trustLock) {
-                // Listed again (back after an expiry): a writer until heard, whatever it did before.
-                departed.remove(member.id());
-                recomputeTrust(now, null);
-            }
-        }
-
-        @Override
-        public void onLeft(Member member, LeaveReason reason) {
-            writers.refresh();
-            synchronized (trustLock) {
-                departed.add(member.id());
-            }
-            forget(
-                    member.id(),
-                    // Its cache's goodbye removes it first; still known here means no goodbye was heard.
-                    reason == LeaveReason.EXPIRED
-                            ? "replica " + member.id() + " expired from membership, so its last invalidations"
-                                    + " may be lost"
-                            : "replica " + member.id() + " left membership without its cache saying goodbye,"
-                                    + " so its last invalidations may be lost");
-        }
+        trust.watch();
     }
 
     /** Warns when a second replica appears while replication is off. */
@@ -922,27 +678,22 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
                     "unheard",
                     unheard.keySet().stream().map(ReplicaId::toString).toList());
         }
-        if (isTrusted()) {
+        if (trust.isTrusted()) {
             return new Health(Health.Status.HEALTHY, "ok", details);
         }
-        // Trust also lapses by the clock alone, between two watch ticks: the reason must be today's, not the
-        // last one recorded (a test read "not started" there).
-        Health backplaneHealth = backplane.health();
-        synchronized (trustLock) {
-            recomputeTrust(nanoClock.getAsLong(), backplaneHealth.isHealthy() ? null : backplaneHealth.reason());
-        }
+        String reason = trust.distrustReasonNow();
         return new Health(
                 Health.Status.DEGRADED,
                 (policy == StalenessPolicy.BYPASS
                                 ? "reads bypass the cache: "
                                 : "serving possibly stale values (SERVE_STALE): ")
-                        + distrustReason,
+                        + reason,
                 details);
     }
 
     /** Whether reads are answered from the cache right now (false while it is bypassed). */
     public boolean isServing() {
-        return !replication || isTrusted() || policy == StalenessPolicy.SERVE_STALE;
+        return !replication || trust.isTrusted() || policy == StalenessPolicy.SERVE_STALE;
     }
 
     /** Runs Caffeine's pending evictions now (tests: they otherwise run asynchronously). */
@@ -973,16 +724,12 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
      * without a {@link Builder#membership membership} or with replication off.
      */
     public Map<ReplicaId, Duration> unheard() {
-        synchronized (trustLock) {
-            return Collections.unmodifiableMap(writers.unheard(nanoClock.getAsLong()));
-        }
+        return trust.unheard();
     }
 
     /** Replicas this cache currently expects heartbeats from, for diagnostics. */
     public Set<ReplicaId> peers() {
-        synchronized (trustLock) {
-            return Set.copyOf(new HashSet<>(heardUntil.keySet()));
-        }
+        return trust.peers();
     }
 
     private void checkOpen() {
@@ -1019,7 +766,7 @@ public final class ReplicatedCache<K, V> implements HealthIndicator, AutoCloseab
         }
         if (subscription != null) {
             try {
-                backplane.publish(message(OP_LEAVE, List.of()));
+                backplane.publish(message(CacheWire.LEAVE, List.of()));
             } catch (RuntimeException e) {
                 LOG.debug("Cache '{}' could not say goodbye: {}", name, e.toString());
             }
