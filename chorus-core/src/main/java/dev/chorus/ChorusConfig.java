@@ -122,6 +122,11 @@ public final class ChorusConfig {
     /** Smallest replay window: replicas' clocks must agree better than this (NTP keeps them within ms). */
     public static final Duration MIN_REPLAY_WINDOW = Duration.ofSeconds(1);
 
+    /**
+     * The envelope size limit when {@code CHORUS_MAX_ENVELOPE_BYTES} is unset: the wire format's own default,
+     * {@code EnvelopeCodec.DEFAULT_MAX_BYTES}, repeated (a test checks they agree) so that this package
+     * imports none of the packages built on it.
+     */
     public static final int DEFAULT_MAX_ENVELOPE_BYTES = 1 << 20;
     /** Shortest accepted cluster secret: HMAC-SHA256 keys shorter than this are guessable. */
     public static final int MIN_SECRET_LENGTH = 16;

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import dev.chorus.ChorusConfig.BackplaneKind;
 import dev.chorus.ChorusConfig.Discovery;
 import dev.chorus.ChorusConfig.HostPort;
+import dev.chorus.wire.EnvelopeCodec;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -20,6 +21,13 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class ChorusConfigTest {
+
+    @Test
+    void defaultEnvelopeLimit_isTheWireFormatsDefault() {
+        assertThat(ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES).isEqualTo(EnvelopeCodec.DEFAULT_MAX_BYTES);
+        assertThat(ChorusConfig.defaults().maxEnvelopeBytes())
+                .isEqualTo(EnvelopeCodec.forCluster("chorus").maxBytes());
+    }
 
     @Test
     void defaults_areOneReplicaInProcess() {

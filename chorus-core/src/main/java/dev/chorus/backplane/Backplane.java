@@ -1,9 +1,11 @@
 package dev.chorus.backplane;
 
+import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Subscription;
 import dev.chorus.health.Health;
 import dev.chorus.health.HealthIndicator;
+import java.util.ServiceLoader;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -25,9 +27,14 @@ public interface Backplane extends HealthIndicator, AutoCloseable {
 
     /** A backplane for one replica alone: the embedded default, nothing leaves the process. */
     static Backplane inProcess() {
-        return dev.chorus.local.LocalCluster.create("chorus")
-                .join(ReplicaId.random())
-                .backplane();
+        // Found through ServiceLoader so that this SPI package does not depend on the transport below it.
+        return ServiceLoader.load(InProcessBackplaneFactory.class, InProcessBackplaneFactory.class.getClassLoader())
+                .findFirst()
+                .orElseThrow(() -> new ChorusException("No in-process transport on the classpath: the service file"
+                        + " META-INF/services/" + InProcessBackplaneFactory.class.getName()
+                        + " of chorus-core is missing; a fat jar must merge service files (maven-shade-plugin's"
+                        + " ServicesResourceTransformer)"))
+                .create();
     }
 
     /** This replica. */

@@ -1,6 +1,6 @@
 /**
- * Questions asked of every live replica over the backplane ({@link dev.chorus.cluster.ClusterCalls}) and
- * the automatic cluster check built on them ({@link dev.chorus.cluster.ClusterVerifier}).
+ * Questions asked of every live replica over the backplane ({@link dev.chorus.cluster.ClusterCalls}). The
+ * cluster check built on them is in {@code dev.chorus.verify}.
  */
 @NullMarked
 package dev.chorus.cluster;

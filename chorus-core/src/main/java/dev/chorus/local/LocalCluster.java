@@ -233,7 +233,7 @@ public final class LocalCluster {
     public static final class Builder {
         private final String name;
         private @Nullable Secret secret;
-        private int maxEnvelopeBytes = dev.chorus.ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
+        private int maxEnvelopeBytes = EnvelopeCodec.DEFAULT_MAX_BYTES;
         private Clock clock = Clock.systemUTC();
         private LongSupplier nanoTime = System::nanoTime;
         private int subscriptionCapacity = AbstractBackplane.DEFAULT_SUBSCRIPTION_CAPACITY;

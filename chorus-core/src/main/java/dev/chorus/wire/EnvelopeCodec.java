@@ -1,6 +1,5 @@
 package dev.chorus.wire;
 
-import dev.chorus.ChorusConfig;
 import dev.chorus.ChorusException;
 import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
@@ -56,6 +55,9 @@ public final class EnvelopeCodec {
     /** The only format version this codec writes and reads. */
     public static final int VERSION = 1;
 
+    /** The size limit of a codec whose builder is not given one: 1 MiB. */
+    public static final int DEFAULT_MAX_BYTES = 1 << 20;
+
     static final byte MAGIC_0 = 'C';
     static final byte MAGIC_1 = 'E';
     static final int FLAG_SIGNED = 1;
@@ -82,14 +84,6 @@ public final class EnvelopeCodec {
     /** A codec for {@code cluster} without signatures and with the default size limit. */
     public static EnvelopeCodec forCluster(String cluster) {
         return builder(cluster).build();
-    }
-
-    /** A codec for the cluster, secret and size limit in {@code config}. */
-    public static EnvelopeCodec from(ChorusConfig config) {
-        return builder(config.channel())
-                .secret(config.clusterSecret().orElse(null))
-                .maxBytes(config.maxEnvelopeBytes())
-                .build();
     }
 
     /** A builder for a codec that accepts only envelopes of {@code cluster}. */
@@ -438,7 +432,7 @@ public final class EnvelopeCodec {
     public static final class Builder {
         private final String cluster;
         private @Nullable Secret secret;
-        private int maxBytes = ChorusConfig.DEFAULT_MAX_ENVELOPE_BYTES;
+        private int maxBytes = DEFAULT_MAX_BYTES;
 
         private Builder(String cluster) {
             Objects.requireNonNull(cluster, "cluster");

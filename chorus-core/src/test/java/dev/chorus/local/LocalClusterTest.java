@@ -36,6 +36,15 @@ class LocalClusterTest {
     }
 
     @Test
+    void inProcess_isAnInProcessClusterOfOneFoundThroughTheServiceFile() {
+        try (Backplane alone = Backplane.inProcess()) {
+            assertThat(alone.backend()).isEqualTo("inprocess");
+            assertThat(alone.cluster()).isEqualTo("chorus");
+            assertThat(alone.health().status()).isEqualTo(Health.Status.HEALTHY);
+        }
+    }
+
+    @Test
     void dropNext_revealsASequenceGapToTheReceiver() {
         Recorder onB = Recorder.on(b.backplane(), "t");
         a.backplane().publish(Message.of("t", "1"));

@@ -5,10 +5,10 @@ import static org.awaitility.Awaitility.await;
 
 import dev.chorus.ReplicaId;
 import dev.chorus.cluster.ClusterCalls;
-import dev.chorus.cluster.ClusterVerifier;
-import dev.chorus.cluster.VerifyReport;
 import dev.chorus.sessions.Sessions;
 import dev.chorus.testkit.FaultProxy;
+import dev.chorus.verify.ClusterVerifier;
+import dev.chorus.verify.VerifyReport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;

@@ -1,6 +1,8 @@
-package dev.chorus.cluster;
+package dev.chorus.verify;
 
 import dev.chorus.ReplicaId;
+import dev.chorus.cluster.CallResult;
+import dev.chorus.cluster.ClusterCalls;
 import dev.chorus.membership.Member;
 import dev.chorus.membership.Membership;
 import dev.chorus.sessions.Acceptance;

@@ -1,4 +1,4 @@
-package dev.chorus.cluster;
+package dev.chorus.verify;
 
 import java.time.Instant;
 import java.util.List;

@@ -1,9 +1,10 @@
-package dev.chorus.cluster;
+package dev.chorus.verify;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.chorus.ReplicaId;
+import dev.chorus.cluster.ClusterCalls;
 import dev.chorus.local.LocalCluster;
 import dev.chorus.sessions.Sessions;
 import java.time.Duration;
