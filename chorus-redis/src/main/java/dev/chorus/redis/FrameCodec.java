@@ -24,10 +24,10 @@ final class FrameCodec implements RedisCodec<byte[], byte[]> {
 
     /** A codec for frames of envelopes of at most {@code maxEnvelopeBytes}. */
     FrameCodec(int maxEnvelopeBytes) {
-        // A publisher cuts frames at MAX_FRAME_BYTES unless one envelope alone is larger (RedisBackplane.takeFrame).
+        // A publisher cuts frames at MAX_FRAME_BYTES unless one envelope alone is larger (RedisPublisher.takeFrame).
         this.maxFrameBytes = (int) Math.min(
                 Integer.MAX_VALUE,
-                Math.max(RedisBackplane.MAX_FRAME_BYTES, Frames.HEADER_BYTES + 4L + maxEnvelopeBytes));
+                Math.max(RedisPublisher.MAX_FRAME_BYTES, Frames.HEADER_BYTES + 4L + maxEnvelopeBytes));
     }
 
     /** The longest message copied; longer ones decode to {@link #TOO_LARGE}. */

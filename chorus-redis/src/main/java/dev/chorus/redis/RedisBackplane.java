@@ -4,12 +4,10 @@ import dev.chorus.Backoff;
 import dev.chorus.ChorusConfig;
 import dev.chorus.ReplicaId;
 import dev.chorus.Secret;
-import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
-import dev.chorus.internal.SendQueue;
 import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
@@ -17,28 +15,21 @@ import dev.chorus.wire.EnvelopeCodec;
 import dev.chorus.wire.Rejection;
 import io.lettuce.core.RedisChannelHandler;
 import io.lettuce.core.RedisConnectionStateListener;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
 import java.util.Map;
 import java.util.Objects;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executor;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import org.jspecify.annotations.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -55,16 +46,8 @@ import org.slf4j.LoggerFactory;
  *    subscriber), a PING on the subscription unanswered for pingTimeout (a frozen link), or a periodic
  *    canary not back within canaryTimeout (subscribed but not receiving). Each ends in a fresh connection.
  *
- *  publisher: drains the send queue into frames of many envelopes per PUBLISH, with at most maxInFlight
- *    PUBLISHes unanswered. Callers never wait for Redis: publish() only enqueues (and fails at once, counted,
- *    when the queue is full) and, when no drain runs, schedules one. A drain runs on the publish
- *    connection's Netty event loop, so a lone envelope reaches the socket with one thread hop, as a bare
- *    Lettuce PUBLISH from the caller's thread does (a publisher thread of our own was a second hop: measured
- *    at 30-60 µs of p50 and most of p99). It never blocks there: at maxInFlight unanswered, a completion
- *    schedules the next drain. Without a usable connection the drain moves to a virtual thread that
- *    (re)connects with backoff, failing what is queued meanwhile. One drain at a time (the draining flag)
- *    keeps PUBLISH commands in queue order: Lettuce may reorder commands that two threads issue
- *    concurrently on one connection (lettuce#2581).
+ *  publisher (RedisPublisher): frames of many envelopes per PUBLISH on a second connection, drained on its
+ *    Netty event loop with a bound on unanswered PUBLISHes; publish() only enqueues.
  */
 
 /**
@@ -90,17 +73,9 @@ public final class RedisBackplane extends AbstractBackplane {
     public static final int DEFAULT_MAX_IN_FLIGHT = 64;
     /** Default number of envelopes that may wait for the publisher before publishes fail. */
     public static final int DEFAULT_PUBLISH_QUEUE_CAPACITY = 100_000;
-    /** Frames are cut at this size unless a single envelope is larger. */
-    static final int MAX_FRAME_BYTES = 64 * 1024;
-    /** Envelopes per frame at most, so that a frame's futures complete in reasonable batches. */
-    private static final int MAX_FRAME_ENVELOPES = 4_096;
 
     private static final Logger LOG = LoggerFactory.getLogger(RedisBackplane.class);
     private static final String CANARY_TOPIC = "_chorus.canary";
-
-    private record Outgoing(byte[] envelope, @Nullable CompletableFuture<Void> sent) {}
-
-    private record PublishLink(StatefulRedisConnection<byte[], byte[]> connection, Executor loop) {}
 
     private final RedisConnector redis;
     private final byte[] channel;
@@ -110,13 +85,8 @@ public final class RedisBackplane extends AbstractBackplane {
     private final Duration canaryTimeout;
     private final Duration pingInterval;
     private final Duration pingTimeout;
-    private final int maxInFlight;
-    private final SendQueue<Outgoing> queue;
-    private final Semaphore inFlight;
     private final CountDownLatch closed = new CountDownLatch(1);
     private final FrameCodec frameCodec;
-    private final FailureLog publishFailures = new FailureLog(LOG);
-    private final LongAdder queueFullRejections = new LongAdder();
     private final AtomicLong canaryNonce =
             new AtomicLong(ThreadLocalRandom.current().nextLong());
     private final Object canaryLock = new Object();
@@ -125,9 +95,7 @@ public final class RedisBackplane extends AbstractBackplane {
     private volatile long lastCanaryRoundTripNanos = -1;
     private volatile @Nullable StatefulRedisPubSubConnection<byte[], byte[]> subscription;
     private volatile @Nullable CompletableFuture<String> lostSignal;
-    private volatile @Nullable PublishLink link;
-    private final AtomicBoolean draining = new AtomicBoolean();
-    private final CompletableFuture<Void> drained = new CompletableFuture<>();
+    private final RedisPublisher publisher;
     private final Thread subscriberThread;
 
     private RedisBackplane(Builder b) {
@@ -150,9 +118,8 @@ public final class RedisBackplane extends AbstractBackplane {
         this.canaryTimeout = b.canaryTimeout;
         this.pingInterval = b.pingInterval;
         this.pingTimeout = b.pingTimeout;
-        this.maxInFlight = b.maxInFlight;
-        this.queue = new SendQueue<>(b.publishQueueCapacity, b.sendQueueBytes, o -> o.envelope().length);
-        this.inFlight = new Semaphore(b.maxInFlight);
+        this.publisher = new RedisPublisher(
+                redis, channel, channelName, backoff, b.maxInFlight, b.publishQueueCapacity, b.sendQueueBytes, closed);
         this.frameCodec = new FrameCodec(b.maxEnvelopeBytes);
         redis.guardSubscriptions(frameCodec.maxFrameBytes(), this::announcedTooLarge);
         redis.addManagedListener(new RedisConnectionStateListener() {
@@ -203,213 +170,7 @@ public final class RedisBackplane extends AbstractBackplane {
 
     @Override
     protected CompletableFuture<Void> transmit(Envelope envelope, byte[] bytes) {
-        CompletableFuture<Void> sent = new CompletableFuture<>();
-        if (queue.offer(new Outgoing(bytes, sent))) {
-            schedule();
-        } else {
-            queueFullRejections.increment();
-            sent.completeExceptionally(new PublishFailedException(
-                    "The Redis publish queue is full (" + queue.refusal(bytes.length) + ", " + maxInFlight
-                            + " PUBLISH in flight): Redis at " + redis.describe()
-                            + " is unreachable or slower than the publish rate. The message reached this"
-                            + " replica's subscribers; other replicas will see the gap and repair.",
-                    null));
-        }
-        return sent;
-    }
-
-    /** Starts a drain unless one runs: the only way PUBLISH commands are issued. */
-    private void schedule() {
-        if (queue.isEmpty() || !draining.compareAndSet(false, true)) {
-            return;
-        }
-        PublishLink link = this.link;
-        if (link != null && link.connection().isOpen()) {
-            try {
-                link.loop().execute(this::drain);
-                return;
-            } catch (RuntimeException e) {
-                // The event loop is shutting down (the connector closes): connect afresh, which fails clearly.
-                dropLink(link);
-            }
-        }
-        Thread.ofVirtual().name("chorus-redis-publisher").start(this::connectThenDrain);
-    }
-
-    /** Runs with the drain flag held and no usable connection: connects with backoff, then drains. */
-    private void connectThenDrain() {
-        Backoff.Attempts attempts = backoff.attempts();
-        while (true) {
-            try {
-                PublishLink link = connect();
-                this.link = link;
-                if (closed.getCount() > 0) {
-                    try {
-                        link.loop().execute(this::drain);
-                        return;
-                    } catch (RuntimeException e) {
-                        // The event loop is shutting down: drain here, which fails what cannot go out.
-                    }
-                }
-                drain();
-                return;
-            } catch (Exception e) {
-                Throwable root = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
-                failQueued(root);
-                publishFailures.failure(
-                        "Redis publisher on '" + channelName + "' cannot reach " + redis.describe()
-                                + "; failing queued publishes and retrying",
-                        root);
-                if (closed.getCount() == 0 || !pause(attempts.next())) {
-                    failQueued(root);
-                    draining.set(false);
-                    drainedOnClose();
-                    return;
-                }
-                if (queue.isEmpty()) {
-                    // Nothing to send: the next publish connects again. A drain flag left set would stop it.
-                    draining.set(false);
-                    if (queue.isEmpty() || !draining.compareAndSet(false, true)) {
-                        return;
-                    }
-                }
-            }
-        }
-    }
-
-    /** A new publish connection and the event loop its callbacks run on. */
-    private PublishLink connect() throws Exception {
-        StatefulRedisConnection<byte[], byte[]> c = redis.connectBinary();
-        try {
-            Thread loopThread = c.async()
-                    .ping()
-                    .thenApply(pong -> Thread.currentThread())
-                    .toCompletableFuture()
-                    .get(redis.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            Executor loop = redis.eventLoopOf(loopThread);
-            if (loop == null) {
-                // Lettuce completed the PING off its event loop (a publishOnScheduler setup): a virtual
-                // thread per drain still keeps one drain at a time.
-                loop = command ->
-                        Thread.ofVirtual().name("chorus-redis-publisher").start(command);
-            }
-            return new PublishLink(c, loop);
-        } catch (Exception e) {
-            c.closeAsync();
-            throw e;
-        }
-    }
-
-    /*
-     * Runs with the drain flag held, on the connection's event loop: never blocks. Sends frames while
-     * PUBLISH permits last; at maxInFlight unanswered the completion of one schedules the next drain.
-     */
-    private void drain() {
-        while (true) {
-            PublishLink link = this.link;
-            if (link == null || !link.connection().isOpen()) {
-                dropLink(link);
-                Thread.ofVirtual().name("chorus-redis-publisher").start(this::connectThenDrain);
-                return;
-            }
-            // A PUBLISH can fail at once (a closed connection): the rest then waits for a new connection
-            // rather than failing frame after frame on the dead one.
-            while (this.link == link && !queue.isEmpty() && inFlight.tryAcquire()) {
-                send(link, takeFrame());
-            }
-            if (this.link != link && !queue.isEmpty()) {
-                continue;
-            }
-            draining.set(false);
-            // A publish or a completion that came after the loop above but before the flag cleared saw the
-            // flag set and scheduled nothing: look again.
-            if (queue.isEmpty() || inFlight.availablePermits() == 0 || !draining.compareAndSet(false, true)) {
-                drainedOnClose();
-                return;
-            }
-        }
-    }
-
-    /** Queued envelopes in order, up to a frame's size; only the drain takes from the queue. */
-    private List<Outgoing> takeFrame() {
-        List<Outgoing> frame = new ArrayList<>();
-        int size = Frames.HEADER_BYTES;
-        Outgoing next;
-        while (frame.size() < MAX_FRAME_ENVELOPES && (next = queue.peek()) != null) {
-            int entry = Frames.entryBytes(next.envelope());
-            if (!frame.isEmpty() && size + entry > MAX_FRAME_BYTES) {
-                break;
-            }
-            frame.add(queue.poll());
-            size += entry;
-        }
-        return frame;
-    }
-
-    private void send(PublishLink link, List<Outgoing> frame) {
-        List<byte[]> envelopes = new ArrayList<>(frame.size());
-        for (Outgoing outgoing : frame) {
-            envelopes.add(outgoing.envelope());
-        }
-        try {
-            link.connection().async().publish(channel, Frames.pack(envelopes)).whenComplete((receivers, failure) -> {
-                inFlight.release();
-                if (failure == null) {
-                    frame.forEach(o -> complete(o, null));
-                    publishFailures.recovered("Redis publisher on '" + channelName + "' sends again");
-                } else {
-                    failed(link, frame, failure);
-                }
-                schedule();
-            });
-        } catch (RuntimeException e) {
-            inFlight.release();
-            failed(link, frame, e);
-        }
-    }
-
-    private void failed(PublishLink link, List<Outgoing> frame, Throwable failure) {
-        frame.forEach(o -> complete(o, failure));
-        dropLink(link);
-        publishFailures.failure(
-                "Redis publisher on '" + channelName + "' could not PUBLISH to " + redis.describe() + "; reconnecting",
-                failure);
-    }
-
-    private void failQueued(Throwable failure) {
-        Outgoing next;
-        while ((next = queue.poll()) != null) {
-            complete(next, failure);
-        }
-    }
-
-    private void dropLink(@Nullable PublishLink link) {
-        if (link != null && this.link == link) {
-            this.link = null;
-            link.connection().closeAsync();
-        }
-    }
-
-    private void drainedOnClose() {
-        if (closed.getCount() == 0 && queue.isEmpty()) {
-            drained.complete(null);
-        }
-    }
-
-    private static void complete(Outgoing outgoing, @Nullable Throwable failure) {
-        CompletableFuture<Void> sent = outgoing.sent();
-        if (sent == null) {
-            return;
-        }
-        if (failure == null) {
-            sent.complete(null);
-        } else {
-            sent.completeExceptionally(new PublishFailedException(
-                    "Could not PUBLISH to the other replicas: "
-                            + FailureLog.describe(failure) + ". The message reached this replica's subscribers; other"
-                            + " replicas will see the gap and repair.",
-                    failure));
-        }
+        return publisher.publish(bytes);
     }
 
     // ---- subscribing ----
@@ -511,9 +272,7 @@ public final class RedisBackplane extends AbstractBackplane {
         }
         long sent = System.nanoTime();
         byte[] payload = ByteBuffer.allocate(Long.BYTES).putLong(nonce).array();
-        if (queue.offer(new Outgoing(encodeTransportEnvelope(Envelope.Kind.CANARY, CANARY_TOPIC, payload), null))) {
-            schedule();
-        }
+        publisher.publishCanary(encodeTransportEnvelope(Envelope.Kind.CANARY, CANARY_TOPIC, payload));
         try {
             arrived.get(canaryTimeout.toMillis(), TimeUnit.MILLISECONDS);
             long roundTrip = System.nanoTime() - sent;
@@ -579,10 +338,7 @@ public final class RedisBackplane extends AbstractBackplane {
     protected void addHealthDetails(Map<String, Object> details) {
         details.put("redis", redis.describe());
         details.put("channel", channelName);
-        details.put("publishQueue", queue.size());
-        details.put("publishQueueBytes", queue.bytes());
-        details.put("publishInFlight", maxInFlight - inFlight.availablePermits());
-        details.put("publishQueueFullRejections", queueFullRejections.sum());
+        publisher.addHealthDetails(details);
         long canary = lastCanaryRoundTripNanos;
         if (canary >= 0) {
             details.put("canaryRoundTripMicros", canary / 1000);
@@ -591,7 +347,7 @@ public final class RedisBackplane extends AbstractBackplane {
 
     /** Publishes refused because the send queue was full, since start. */
     public long queueFullRejections() {
-        return queueFullRejections.sum();
+        return publisher.queueFullRejections();
     }
 
     private boolean pause(Duration delay) {
@@ -611,28 +367,7 @@ public final class RedisBackplane extends AbstractBackplane {
             lost.complete("closed");
         }
         join(subscriberThread);
-        closePublisher();
-    }
-
-    /** Lets queued envelopes and unanswered PUBLISH commands finish (a few seconds at most), then closes. */
-    private void closePublisher() {
-        try {
-            if (!queue.isEmpty() || draining.get()) {
-                schedule();
-                drained.get(5, TimeUnit.SECONDS);
-            }
-            inFlight.tryAcquire(maxInFlight, 2, TimeUnit.SECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (ExecutionException | TimeoutException e) {
-            LOG.debug("Redis publisher on '{}' did not finish its queue before closing", channelName, e);
-        }
-        PublishLink last = link;
-        link = null;
-        if (last != null) {
-            last.connection().close();
-        }
-        failQueued(new PublishFailedException("the Redis backplane closed", null));
+        publisher.close();
     }
 
     private static void join(Thread thread) {
