@@ -172,13 +172,7 @@ public final class Commands {
             if (token.isEmpty()) {
                 return FAILED;
             }
-            HttpResponse<String> response = client.send(
-                    HttpRequest.newBuilder(URI.create(base + "/api/cluster/verify"))
-                            .timeout(REQUEST_TIMEOUT)
-                            .header("Authorization", "Bearer " + token)
-                            .GET()
-                            .build(),
-                    HttpResponse.BodyHandlers.ofString());
+            HttpResponse<String> response = get(client, URI.create(base + "/api/cluster/verify"), token);
             if (response.statusCode() != 200) {
                 err.println(
                         "GET " + base + "/api/cluster/verify answered " + response.statusCode() + ": " + response.body()
@@ -214,6 +208,17 @@ public final class Commands {
             return "";
         }
         return json.readTree(response.body()).path("access_token").asText();
+    }
+
+    private static HttpResponse<String> get(HttpClient client, URI uri, String token)
+            throws IOException, InterruptedException {
+        return client.send(
+                HttpRequest.newBuilder(uri)
+                        .timeout(REQUEST_TIMEOUT)
+                        .header("Authorization", "Bearer " + token)
+                        .GET()
+                        .build(),
+                HttpResponse.BodyHandlers.ofString());
     }
 
     /** Checks the live count against {@value #VERIFY_MIN_INSTANCES}, printed like the cluster's checks. */
