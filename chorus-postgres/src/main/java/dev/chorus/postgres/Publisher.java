@@ -4,6 +4,7 @@ import dev.chorus.Backoff;
 import dev.chorus.backplane.Message;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.FailureLog;
+import dev.chorus.internal.Pause;
 import dev.chorus.internal.SendQueue;
 import dev.chorus.postgres.NotificationPayloads.Piece;
 import java.sql.Connection;
@@ -193,7 +194,7 @@ final class Publisher implements AutoCloseable {
                         "PostgreSQL publisher on channel '" + channel + "' cannot send to " + database.describe()
                                 + "; failing queued publishes and retrying",
                         e);
-                if (!pause(attempts.next())) {
+                if (!Pause.unlessClosed(closed, attempts.next())) {
                     break;
                 }
             }
@@ -388,15 +389,6 @@ final class Publisher implements AutoCloseable {
             } catch (SQLException e) {
                 LOG.debug("Closing the publisher connection failed", e);
             }
-        }
-    }
-
-    private boolean pause(Duration delay) {
-        try {
-            return !closed.await(delay.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
         }
     }
 

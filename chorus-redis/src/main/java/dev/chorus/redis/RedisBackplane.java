@@ -8,6 +8,7 @@ import dev.chorus.internal.AbstractBackplane;
 import dev.chorus.internal.Checks;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
+import dev.chorus.internal.Pause;
 import dev.chorus.internal.WireSecurity;
 import dev.chorus.wire.DecodeResult;
 import dev.chorus.wire.Envelope;
@@ -199,7 +200,7 @@ public final class RedisBackplane extends AbstractBackplane {
                 return;
             }
             connectionLost(reason, cause);
-            if (!pause(attempts.next())) {
+            if (!Pause.unlessClosed(closed, attempts.next())) {
                 return;
             }
         }
@@ -348,15 +349,6 @@ public final class RedisBackplane extends AbstractBackplane {
     /** Publishes refused because the send queue was full, since start. */
     public long queueFullRejections() {
         return publisher.queueFullRejections();
-    }
-
-    private boolean pause(Duration delay) {
-        try {
-            return !closed.await(delay.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 
     @Override

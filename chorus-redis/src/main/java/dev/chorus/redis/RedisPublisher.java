@@ -4,9 +4,9 @@ import dev.chorus.Backoff;
 import dev.chorus.backplane.PublishFailedException;
 import dev.chorus.internal.FailureLog;
 import dev.chorus.internal.Frames;
+import dev.chorus.internal.Pause;
 import dev.chorus.internal.SendQueue;
 import io.lettuce.core.api.StatefulRedisConnection;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -151,7 +151,7 @@ final class RedisPublisher {
                         "Redis publisher on '" + channelName + "' cannot reach " + redis.describe()
                                 + "; failing queued publishes and retrying",
                         root);
-                if (closed.getCount() == 0 || !pause(attempts.next())) {
+                if (closed.getCount() == 0 || !Pause.unlessClosed(closed, attempts.next())) {
                     failQueued(root);
                     draining.set(false);
                     drainedOnClose();
@@ -338,14 +338,5 @@ final class RedisPublisher {
             last.connection().close();
         }
         failQueued(new PublishFailedException("the Redis backplane closed", null));
-    }
-
-    private boolean pause(Duration delay) {
-        try {
-            return !closed.await(delay.toNanos(), TimeUnit.NANOSECONDS);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
-        }
     }
 }

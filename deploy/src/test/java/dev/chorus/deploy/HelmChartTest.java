@@ -298,8 +298,7 @@ class HelmChartTest {
 
     @Test
     void schema_closeTimeBelowTheServersCloseBudget_isRefused() throws Exception {
-        Map<?, ?> schema = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
-                .readValue(Files.readString(HelmRender.chart().resolve("values.schema.json")), Map.class);
+        Map<?, ?> schema = schema();
         Map<?, ?> close = (Map<?, ?>) ((Map<?, ?>)
                         ((Map<?, ?>) ((Map<?, ?>) schema.get("properties")).get("drain")).get("properties"))
                 .get("closeSeconds");
@@ -312,9 +311,13 @@ class HelmChartTest {
 
     @Test
     void schema_closesEveryObjectItDefines() throws Exception {
-        Map<?, ?> schema = io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
-                .readValue(Files.readString(HelmRender.chart().resolve("values.schema.json")), Map.class);
+        Map<?, ?> schema = schema();
         assertThat(openObjects(schema, "")).isEmpty();
+    }
+
+    private static Map<?, ?> schema() throws java.io.IOException {
+        return io.fabric8.kubernetes.client.utils.Serialization.jsonMapper()
+                .readValue(Files.readString(HelmRender.chart().resolve("values.schema.json")), Map.class);
     }
 
     // ---- structure ----
